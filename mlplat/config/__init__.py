@@ -1,0 +1,1 @@
+"""Config schemas, config discovery and the compose API used by every subcommand."""

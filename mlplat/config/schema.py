@@ -1,0 +1,197 @@
+"""Structured-config schemas for every config group.
+
+Registered in Hydra's ConfigStore as ``mlplat_schema`` and put first in ``conf/config.yaml``'s
+defaults list, so every YAML file and command-line override is merged *into* a typed node:
+a typo in a key, a wrong type or an unknown enum value fails at composition, before any
+work starts, with OmegaConf naming the full key. Allowed values live in the Enums below and
+in ``mlplat.evaluation.metrics.METRICS``: declared once, checked and reported from there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from omegaconf import MISSING
+
+
+class Task(str, Enum):
+    classification = "classification"
+    regression = "regression"
+
+
+class Source(str, Enum):
+    sklearn = "sklearn"
+    csv = "csv"
+    parquet = "parquet"
+    sql = "sql"
+    synthetic = "synthetic"
+
+
+class ColumnType(str, Enum):
+    numeric = "numeric"
+    integer = "integer"
+    category = "category"
+    string = "string"
+    bool = "bool"
+
+
+class Imputation(str, Enum):
+    none = "none"
+    mean = "mean"
+    median = "median"
+    most_frequent = "most_frequent"
+    constant = "constant"
+
+
+class Scaling(str, Enum):
+    none = "none"
+    standard = "standard"
+    minmax = "minmax"
+    robust = "robust"
+
+
+class Encoding(str, Enum):
+    onehot = "onehot"
+    ordinal = "ordinal"
+
+
+class Selection(str, Enum):
+    none = "none"
+    kbest = "kbest"
+    model = "model"
+
+
+@dataclass
+class ColumnSchema:
+    """What one column must look like; checked on every load."""
+
+    dtype: ColumnType | None = None
+    required: bool = True
+    max_null_share: float = 0.0
+    min: float | None = None
+    max: float | None = None
+    allowed: list[str] | None = None
+
+
+@dataclass
+class DatasetConfig:
+    name: str = MISSING
+    source: Source = MISSING
+    task: Task = MISSING
+    target: str = MISSING
+    description: str = ""
+    # source-specific locations; which one is needed depends on `source`
+    loader: str | None = None  # sklearn: e.g. load_breast_cancer
+    path: str | None = None  # csv / parquet: relative to the working directory
+    url: str | None = None  # sql: a SQLAlchemy URL
+    query: str | None = None  # sql: a SELECT
+    generator: str | None = None  # synthetic: make_classification | make_regression
+    generator_params: dict[str, Any] = field(default_factory=dict)
+    read_options: dict[str, Any] = field(default_factory=dict)
+    # column roles: numeric null = every non-categorical, non-dropped feature column
+    id_column: str | None = None
+    numeric: list[str] | None = None
+    categorical: list[str] = field(default_factory=list)
+    drop: list[str] = field(default_factory=list)
+    min_rows: int = 10
+    columns: dict[str, ColumnSchema] = field(default_factory=dict)
+
+
+@dataclass
+class NumericSteps:
+    impute: Imputation = Imputation.median
+    scale: Scaling = Scaling.standard
+
+
+@dataclass
+class CategoricalSteps:
+    impute: Imputation = Imputation.most_frequent
+    encode: Encoding = Encoding.onehot
+    min_frequency: float | None = None
+    max_categories: int | None = None
+
+
+@dataclass
+class SelectionConfig:
+    method: Selection = Selection.none
+    k: int = 10  # kbest: number of features kept
+    threshold: str = "median"  # model: SelectFromModel threshold
+    estimator: str = "random_forest"  # model: random_forest | l1
+
+
+@dataclass
+class FeaturesConfig:
+    name: str = MISSING
+    numeric: NumericSteps = field(default_factory=NumericSteps)
+    categorical: CategoricalSteps = field(default_factory=CategoricalSteps)
+    # new column name -> pandas expression over the raw columns, e.g. "income / (age + 1)"
+    derived: dict[str, str] = field(default_factory=dict)
+    selection: SelectionConfig = field(default_factory=SelectionConfig)
+
+
+@dataclass
+class ModelConfig:
+    name: str = MISSING
+    # import paths of the estimator per task; must sit on the allow-list (sklearn, xgboost, mlplat)
+    classifier: str | None = None
+    regressor: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    classifier_params: dict[str, Any] = field(default_factory=dict)
+    regressor_params: dict[str, Any] = field(default_factory=dict)
+    seed_param: str | None = "random_state"
+    threads_param: str | None = None
+
+
+@dataclass
+class CVConfig:
+    folds: int = 5
+    shuffle: bool = True
+
+
+@dataclass
+class EvaluationConfig:
+    cv: CVConfig = field(default_factory=CVConfig)
+    test_size: float = 0.2
+    metrics: list[str] | None = None  # null: every metric of the dataset's task
+    primary: str = MISSING  # ranks runs and is what `mlplat train` returns to sweepers
+
+
+@dataclass
+class TrackingConfig:
+    url: str = "sqlite:///runs/mlplat.db"
+    artifacts: str = "runs/artifacts"
+
+
+@dataclass
+class RuntimeConfig:
+    # threads per estimator; null = cores / parallel jobs of the launcher, so that
+    # n_jobs x threads never oversubscribes the machine
+    threads: int | None = None
+
+
+@dataclass
+class MlplatConfig:
+    dataset: DatasetConfig = MISSING
+    features: FeaturesConfig = MISSING
+    model: ModelConfig = MISSING
+    evaluation: EvaluationConfig = MISSING
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    name: str = "default"  # the experiment this run belongs to
+    seed: int = 42
+    tags: dict[str, str] = field(default_factory=dict)
+    # groups owned by later layers; each validates its own node
+    registry: Any = None
+    serving: Any = None
+    monitor: Any = None
+    bot: Any = None
+    schedule: Any = None
+
+
+def register_schemas() -> None:
+    """Put the schema in Hydra's ConfigStore (idempotent)."""
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name="mlplat_schema", node=MlplatConfig)

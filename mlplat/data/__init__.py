@@ -1,0 +1,1 @@
+"""Dataset sources, schema validation and fingerprints. Knows nothing of the store."""

@@ -1,0 +1,238 @@
+"""Run one experiment: load -> validate -> split -> build -> cross-validate -> holdout -> fit -> persist.
+
+The engine is a straight line over the lower layers (data, features, models, evaluation)
+and writes through the store. It takes a resolved config (a plain dict) and a context
+(who, from where, which sweep), so the Hydra app, the bot and tests all call it the same
+way. A failure at any step after the run row exists is recorded on that run (status
+failed, one-line error) and re-raised for the front door to report.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlplat.errors import ConfigError, MlplatError, TargetError
+
+log = logging.getLogger("mlplat.engine")
+
+
+@dataclass
+class RunContext:
+    actor: str
+    source: str = "cli"
+    overrides: list[str] = field(default_factory=list)
+    sweep_id: str | None = None
+    job_num: int | None = None
+    invocation_id: str | None = None
+    threads: int | None = None
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    status: str
+    primary_metric: str
+    primary_value: float | None
+    cv: dict[str, tuple[float, float]] = field(default_factory=dict)
+    holdout: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def prepare_xy(df: pd.DataFrame, dataset: dict) -> tuple[pd.DataFrame, pd.Series, np.ndarray | None]:
+    """Features, target and (classification) sorted class labels, with the task's checks."""
+    target, task = dataset["target"], dataset["task"]
+    y = df[target]
+    if y.isna().any():
+        raise TargetError(f"target column {target!r} has {int(y.isna().sum())} missing values; "
+                          "drop or fill those rows before training")
+    drop = {target, *(dataset.get("drop") or [])}
+    if dataset.get("id_column"):
+        drop.add(dataset["id_column"])
+    X = df.drop(columns=[c for c in drop if c in df.columns])
+    if X.shape[1] == 0:
+        raise TargetError(f"dataset {dataset['name']!r} has no feature columns besides the target")
+    labels = None
+    if task == "regression":
+        if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
+            raise TargetError(f"target {target!r} is {y.dtype}, not numeric, but the task is regression: "
+                              "set dataset.task=classification or choose a numeric target")
+        y = y.astype(float)
+    else:
+        labels = np.sort(y.unique())
+        if len(labels) < 2:
+            raise TargetError(f"target {target!r} has a single class ({labels[0]!r}); classification needs at "
+                              "least two: check the data or the query")
+        counts = y.value_counts()
+        rare = counts[counts < 2]
+        if len(rare):
+            raise TargetError(f"target {target!r} has {len(rare)} of {len(counts)} classes with a single row "
+                              f"(e.g. {rare.index[0]!r}); is the task regression? set dataset.task or merge rare classes")
+    return X, y, labels
+
+
+def build_pipeline(cfg: dict, X: pd.DataFrame, task: str, threads: int | None):
+    from sklearn.pipeline import Pipeline
+
+    from mlplat.features.build import build_preprocessor
+    from mlplat.models.build import build_estimator
+
+    steps = build_preprocessor(cfg["features"], cfg["dataset"], X, task, cfg["seed"])
+    steps.append(("model", build_estimator(cfg["model"], task, cfg["seed"], threads)))
+    return Pipeline(steps)
+
+
+def _feature_report(pipeline) -> dict[str, Any]:
+    """Names after preprocessing and, where the model exposes them, importances."""
+    try:
+        names = [str(n) for n in pipeline[:-1].get_feature_names_out()]
+    except Exception:  # some transformers cannot name their outputs; the report is optional
+        names = []
+    model = pipeline[-1]
+    importances = getattr(model, "feature_importances_", None)
+    if importances is None and hasattr(model, "coef_"):
+        coef = np.asarray(model.coef_)
+        importances = np.abs(coef).mean(axis=0) if coef.ndim > 1 else np.abs(coef)
+    out: dict[str, Any] = {"names": names}
+    if importances is not None and len(names) == len(importances):
+        out["importances"] = dict(sorted(zip(names, map(float, importances), strict=True), key=lambda kv: -kv[1]))
+    return out
+
+
+def _signature(X: pd.DataFrame, y: pd.Series, labels, task: str) -> dict[str, Any]:
+    return {
+        "inputs": [{"name": str(c), "dtype": str(t), "nullable": bool(X[c].isna().any())} for c, t in X.dtypes.items()],
+        "output": {"task": task, "dtype": str(y.dtype),
+                   "classes": [v.item() if hasattr(v, "item") else v for v in labels] if labels is not None else None},
+    }
+
+
+def run_experiment(cfg: dict, ctx: RunContext, *, store=None) -> RunOutcome:
+    """Execute the experiment ``cfg`` (resolved, plain dict) and record it. Raises on failure."""
+    from threadpoolctl import threadpool_limits
+
+    from mlplat import provenance
+    from mlplat.data import fingerprint as fp
+    from mlplat.data import sources, validation
+    from mlplat.evaluation import cv as cvmod
+    from mlplat.evaluation.metrics import metrics_for
+    from mlplat.tracking import artifacts as art
+    from mlplat.tracking import runs as runs_store
+    from mlplat.tracking.store import open_store
+
+    t_start = time.perf_counter()
+    store = store or open_store(cfg["tracking"])
+    dataset, evaluation = cfg["dataset"], cfg["evaluation"]
+    task = str(dataset["task"])
+    sha, dirty = provenance.code_version()
+    run_id = new_id()
+    primary = evaluation["primary"]
+    runs_store.start_run(store, runs_store.RunStart(
+        id=run_id, experiment=cfg["name"], actor=ctx.actor, source=ctx.source, config=cfg,
+        overrides=ctx.overrides, config_hash=provenance.config_hash(cfg), code_version=sha, code_dirty=dirty,
+        package_versions=provenance.package_versions(), dataset=dataset["name"], model=cfg["model"]["name"],
+        features=cfg["features"]["name"], task=task, primary_metric=primary, sweep_id=ctx.sweep_id,
+        job_num=ctx.job_num, invocation_id=ctx.invocation_id, tags=dict(cfg.get("tags") or {}),
+        params=dict(cfg["model"].get("params") or {}),
+    ))
+    fingerprint = None
+    validated = False
+    try:
+        metrics = metrics_for(task, evaluation.get("metrics"), primary)
+        df = sources.load(dataset)
+        validation.validate(df, dataset)
+        validated = True
+        fingerprint = fp.fingerprint(df)
+        X, y, labels = prepare_xy(df, dataset)
+        X_train, X_test, y_train, y_test = cvmod.holdout_split(X, y, task, float(evaluation["test_size"]), cfg["seed"])
+        folds = int(evaluation["cv"]["folds"])
+        if task == "classification" and y_train.value_counts().min() < folds:
+            raise TargetError(f"the smallest class of target {dataset['target']!r} has "
+                              f"{int(y_train.value_counts().min())} training rows, fewer than "
+                              f"evaluation.cv.folds={folds}: lower the folds or get more data")
+        with threadpool_limits(limits=ctx.threads):
+            pipeline = build_pipeline(cfg, X_train, task, ctx.threads)
+            splitter = cvmod.make_folds(task, folds, bool(evaluation["cv"]["shuffle"]), cfg["seed"])
+            cv_result = cvmod.cross_validate(pipeline, X_train, y_train, splitter, metrics, labels)
+            from sklearn.base import clone
+
+            final = clone(pipeline)
+            t0 = time.perf_counter()
+            final.fit(X_train, y_train)
+            final_fit = time.perf_counter() - t0
+            from mlplat.evaluation.metrics import score
+
+            holdout = score(metrics, final, X_test, y_test, labels) if len(X_test) else {}
+        aggregate = cv_result.aggregate()
+        primary_value = aggregate[primary][0]
+        if not math.isfinite(primary_value):
+            raise MlplatError(f"the primary metric {primary} is {primary_value} (not finite); check the data "
+                              "and hyper-parameters")
+        run_dir = Path(cfg["tracking"]["artifacts"]) / run_id
+        written = [
+            art.write_pickle(run_dir, "model.joblib", final),
+            art.write_json(run_dir, "config.json", cfg),
+            art.write_json(run_dir, "metrics.json", {"cv": {k: {"mean": m, "std": s} for k, (m, s) in aggregate.items()},
+                                                     "folds": cv_result.folds, "holdout": holdout,
+                                                     "fit_times": cv_result.fit_times, "final_fit_time": final_fit}),
+            art.write_json(run_dir, "features.json", _feature_report(final)),
+            art.write_json(run_dir, "signature.json", _signature(X_train, y_train, labels, task)),
+        ]
+        written += _extra_artifacts(run_dir, X_train, final, dataset, task)
+        runs_store.finish_run(store, run_id, runs_store.RunResult(
+            cv=aggregate, folds=cv_result.folds, holdout=holdout, primary_value=primary_value,
+            fit_time_s=sum(cv_result.fit_times) + final_fit, duration_s=time.perf_counter() - t_start,
+            dataset_fingerprint=fingerprint, artifact_dir=str(run_dir), artifacts=written,
+        ), actor=ctx.actor, source=ctx.source)
+        return RunOutcome(run_id, "done", primary, primary_value, aggregate, holdout)
+    except BaseException as exc:
+        message = one_line(exc)
+        runs_store.fail_run(store, run_id, message, actor=ctx.actor, source=ctx.source,
+                            dataset_fingerprint=fingerprint, validation_passed=validated)
+        exc.mlplat_run_id = run_id  # type: ignore[attr-defined]
+        raise
+
+
+def _extra_artifacts(run_dir: Path, X_train: pd.DataFrame, model, dataset: dict, task: str) -> list:
+    """Artifacts later layers need without reloading the training data (reference profile)."""
+    try:
+        from mlplat.monitoring.profile import build_profile  # optional until monitoring lands
+    except ImportError:
+        return []
+    from mlplat.tracking import artifacts as art
+
+    categorical = [c for c in (dataset.get("categorical") or []) if c in X_train.columns]
+    numeric = [c for c in X_train.columns if c not in categorical and pd.api.types.is_numeric_dtype(X_train[c])]
+    preds = model.predict_proba(X_train)[:, 1] if task == "classification" and hasattr(model, "predict_proba") \
+        and len(getattr(model, "classes_", [])) == 2 else model.predict(X_train)
+    try:
+        profile = build_profile(X_train, numeric=numeric, categorical=categorical, predictions=preds)
+    except Exception as exc:  # a missing profile disables drift checks for this run, not the run itself
+        log.warning("reference profile not computed: %s", one_line(exc))
+        return []
+    return [art.write_json(run_dir, "profile.json", profile)]
+
+
+def one_line(exc: BaseException) -> str:
+    """The user-facing line for an exception (our own messages are already one line)."""
+    if isinstance(exc, MlplatError):
+        return str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".strip()
+
+
+__all__ = ["RunContext", "RunOutcome", "run_experiment", "prepare_xy", "build_pipeline", "ConfigError"]

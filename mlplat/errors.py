@@ -1,0 +1,84 @@
+"""mlplat's error tree.
+
+One root, one base per domain, docstring-only leaves (the httpx habit). Every message a
+user can cause says what is wrong, the value got, what was expected and how to fix it, in
+one line: front doors print ``str(exc)`` and exit non-zero, a traceback only on request.
+Foreign errors (SQLAlchemy, XGBoost, slack_sdk, OmegaConf) are translated where they
+enter, with ``raise ... from exc`` so ``--verbose`` still shows the cause.
+"""
+
+from __future__ import annotations
+
+
+class MlplatError(Exception):
+    """Root of every error a user of mlplat can cause or meet."""
+
+
+class ConfigError(MlplatError):
+    """A config file or override is wrong (unknown key, wrong type, unknown option)."""
+
+
+class DataError(MlplatError):
+    """A dataset cannot be loaded or does not fit its declared schema."""
+
+
+class DataSourceError(DataError):
+    """The dataset's file, table or loader cannot be read."""
+
+
+class SchemaViolation(DataError):
+    """Loaded data breaks the schema declared in conf/dataset."""
+
+
+class TargetError(DataError):
+    """The target column is missing or unusable for the declared task."""
+
+
+class StoreError(MlplatError):
+    """The run store cannot be reached, migrated or queried."""
+
+
+class NotFound(StoreError):
+    """A run, sweep, model, version or request id does not exist."""
+
+
+class ArtifactIntegrityError(StoreError):
+    """An artifact's bytes no longer match the sha256 recorded when it was written."""
+
+
+class RegistryError(MlplatError):
+    """A registry operation is not allowed in the current state."""
+
+
+class PermissionDenied(RegistryError):
+    """The actor lacks the role this operation needs, or is the requester."""
+
+
+class ServingError(MlplatError):
+    """A prediction request or batch input does not fit the model's signature."""
+
+
+class MonitoringError(MlplatError):
+    """A monitoring check could not run."""
+
+
+class BotError(MlplatError):
+    """Chat text was refused or a Slack setting is missing."""
+
+
+__all__ = [
+    "ArtifactIntegrityError",
+    "BotError",
+    "ConfigError",
+    "DataError",
+    "DataSourceError",
+    "MlplatError",
+    "MonitoringError",
+    "NotFound",
+    "PermissionDenied",
+    "RegistryError",
+    "SchemaViolation",
+    "ServingError",
+    "StoreError",
+    "TargetError",
+]

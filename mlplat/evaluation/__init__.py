@@ -1,0 +1,1 @@
+"""Splits, cross-validation and metrics: pure functions over arrays and estimators."""

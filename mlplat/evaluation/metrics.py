@@ -1,0 +1,142 @@
+"""The metric table: every metric mlplat knows, declared once.
+
+The direction, the task it belongs to and what it needs (labels or probabilities) are read
+from this one table by the engine, the leaderboard, the sweeper and the config checks, so
+"which way is better" can never disagree between two places.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from mlplat.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    task: str  # classification | regression
+    greater_is_better: bool
+    needs: str  # "label" | "proba" | "value"
+    fn: Callable[..., float]
+
+    @property
+    def direction(self) -> str:
+        return "maximize" if self.greater_is_better else "minimize"
+
+
+def _accuracy(y, pred, proba, labels):
+    from sklearn.metrics import accuracy_score
+
+    return accuracy_score(y, pred)
+
+
+def _f1(y, pred, proba, labels):
+    # binary: F1 of the positive (larger) label; multiclass: unweighted mean over classes
+    from sklearn.metrics import f1_score
+
+    if len(labels) == 2:
+        return f1_score(y, pred, average="binary", pos_label=labels[1])
+    return f1_score(y, pred, average="macro", labels=labels)
+
+
+def _roc_auc(y, pred, proba, labels):
+    from sklearn.metrics import roc_auc_score
+
+    if len(labels) == 2:
+        return roc_auc_score(y, proba[:, 1])
+    return roc_auc_score(y, proba, multi_class="ovr", average="macro", labels=labels)
+
+
+def _log_loss(y, pred, proba, labels):
+    from sklearn.metrics import log_loss
+
+    return log_loss(y, proba, labels=labels)
+
+
+def _rmse(y, pred, proba, labels):
+    from sklearn.metrics import root_mean_squared_error
+
+    return root_mean_squared_error(y, pred)
+
+
+def _mae(y, pred, proba, labels):
+    from sklearn.metrics import mean_absolute_error
+
+    return mean_absolute_error(y, pred)
+
+
+def _r2(y, pred, proba, labels):
+    from sklearn.metrics import r2_score
+
+    return r2_score(y, pred)
+
+
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric("accuracy", "classification", True, "label", _accuracy),
+        Metric("f1", "classification", True, "label", _f1),
+        Metric("roc_auc", "classification", True, "proba", _roc_auc),
+        Metric("log_loss", "classification", False, "proba", _log_loss),
+        Metric("rmse", "regression", False, "value", _rmse),
+        Metric("mae", "regression", False, "value", _mae),
+        Metric("r2", "regression", True, "value", _r2),
+    )
+}
+
+DEFAULT_PRIMARY = {"classification": "roc_auc", "regression": "rmse"}
+
+
+def get_metric(name: str) -> Metric:
+    try:
+        return METRICS[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown metric {name!r}: expected one of {', '.join(METRICS)}; "
+            "fix evaluation.metrics / evaluation.primary or the --metric option"
+        ) from None
+
+
+def direction_of(name: str) -> str:
+    """'maximize' or 'minimize' for a metric name (used by sweepers and leaderboards)."""
+    return get_metric(name).direction
+
+
+def metrics_for(task: str, names: list[str] | None, primary: str) -> list[Metric]:
+    """The metrics a run computes: the declared list (or the task's), primary included."""
+    chosen = list(names) if names else [m.name for m in METRICS.values() if m.task == task]
+    if primary not in chosen:
+        chosen.insert(0, primary)
+    out = []
+    for name in chosen:
+        metric = get_metric(name)
+        if metric.task != task:
+            raise ConfigError(
+                f"metric {name!r} is for {metric.task}, but the dataset's task is {task}: "
+                f"choose from {', '.join(m.name for m in METRICS.values() if m.task == task)}"
+            )
+        out.append(metric)
+    return out
+
+
+def _needs_proba(estimator) -> bool:
+    return hasattr(estimator, "predict_proba")
+
+
+def score(metrics: list[Metric], estimator, X, y, labels: np.ndarray | None) -> dict[str, float]:
+    """Every metric of one fitted estimator on (X, y), predicting once."""
+    pred = estimator.predict(X)
+    proba = None
+    if any(m.needs == "proba" for m in metrics):
+        if not _needs_proba(estimator):
+            names = [m.name for m in metrics if m.needs == "proba"]
+            raise ConfigError(
+                f"metrics {names} need predicted probabilities, but {type(estimator[-1]).__name__} "
+                "has no predict_proba: drop them from evaluation.metrics or choose another model"
+            )
+        proba = estimator.predict_proba(X)
+    return {m.name: float(m.fn(y, pred, proba, labels)) for m in metrics}

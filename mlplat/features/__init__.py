@@ -1,0 +1,1 @@
+"""Feature-set config -> scikit-learn steps, fitted inside each CV fold."""

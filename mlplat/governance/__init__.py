@@ -1,0 +1,1 @@
+"""Audit trail, lineage, model cards and governance reports."""

@@ -1,0 +1,1 @@
+"""Algorithm config -> estimator, built only from allow-listed modules."""

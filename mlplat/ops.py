@@ -1,0 +1,210 @@
+"""The operations every front door calls (CLI, Hydra app, Slack bot, scheduler, HTTP).
+
+Each takes plain arguments plus who asks and from where, and returns plain data; front
+doors only format. Rules (what may run, who may approve) are enforced here or below,
+never in a front door, so they hold whichever door is used.
+"""
+
+from __future__ import annotations
+
+import getpass
+import itertools
+import os
+from pathlib import Path
+from typing import Any
+
+from mlplat.errors import ConfigError, DataSourceError
+
+
+def os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid{os.getuid()}"
+
+
+# -- config and store ----------------------------------------------------------------
+def compose_plain(overrides: list[str] | None = None) -> dict:
+    from mlplat.config.compose import compose, to_plain
+
+    return to_plain(compose(overrides))
+
+
+def open_store(tracking: dict | None = None, *, url: str | None = None):
+    """The store named by ``url``, MLPLAT_STORE_URL, or the composed tracking config."""
+    from mlplat.tracking.store import Store
+
+    url = url or os.environ.get("MLPLAT_STORE_URL")
+    if url:
+        artifacts = (tracking or {}).get("artifacts") or os.environ.get("MLPLAT_ARTIFACTS", "runs/artifacts")
+        return Store.open(url, artifacts)
+    if tracking is None:
+        tracking = compose_plain([])["tracking"]
+    return Store.open(str(tracking["url"]), str(tracking["artifacts"]))
+
+
+def _expand(overrides: list[str]) -> list[list[str]]:
+    """Override lists that together touch every value of every discrete sweep (linear, not the product)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except Exception as exc:
+        raise ConfigError(f"malformed override: {str(exc).strip().splitlines()[0]}") from exc
+    base: list[str] = []
+    choices: list[tuple[int, list[str]]] = []
+    for o in parsed:
+        if o.is_hydra_override():
+            continue  # checked by Hydra itself (launcher/sweeper options)
+        key = o.get_key_element()
+        if o.is_sweep_override():
+            if o.is_discrete_sweep() and o.value_type.name != "GLOB_CHOICE_SWEEP":
+                values = list(o.sweep_string_iterator())
+                base.append(f"{key}={values[0]}")
+                choices.append((len(base) - 1, [f"{key}={v}" for v in values]))
+            continue  # interval sweeps are a sweeper's search space, not a value
+        base.append(o.input_line or f"{key}={o.get_value_element_as_str()}")
+    combos = [base]
+    for idx, alternatives in choices:
+        for alt in alternatives[1:]:
+            combos.append([*base[:idx], alt, *base[idx + 1:]])
+    return combos
+
+
+def check_config(plain: dict) -> None:
+    """Checks that need the resolved config but no data: targets, params, metrics, files."""
+    from mlplat.evaluation.metrics import metrics_for
+    from mlplat.models.build import build_estimator
+
+    dataset = plain["dataset"]
+    task = str(dataset["task"])
+    metrics_for(task, plain["evaluation"].get("metrics"), plain["evaluation"]["primary"])
+    build_estimator(plain["model"], task, plain["seed"], 1)
+    if dataset["source"] in ("csv", "parquet") and dataset.get("path"):
+        path = Path(dataset["path"])
+        if not path.is_file():
+            raise DataSourceError(
+                f"dataset {dataset['name']!r}: file {str(path)!r} not found (resolved to {path.resolve()}); "
+                f"run mlplat from the project directory or fix dataset.path in conf/dataset/{dataset['name']}.yaml"
+            )
+    if not 0 <= float(plain["evaluation"]["test_size"]) < 1:
+        raise ConfigError(f"evaluation.test_size={plain['evaluation']['test_size']} must be in [0, 1)")
+    if int(plain["evaluation"]["cv"]["folds"]) < 2:
+        raise ConfigError(f"evaluation.cv.folds={plain['evaluation']['cv']['folds']} must be at least 2")
+
+
+def check_train_overrides(overrides: list[str]) -> dict:
+    """Compose and check every value a `mlplat train` command line will run, before any job.
+
+    Returns the first job's resolved config; also opens (and migrates) its store so an
+    unreachable store fails here, once, instead of in every job.
+    """
+    first = None
+    for combo in _expand(overrides):
+        plain = compose_plain(combo)
+        check_config(plain)
+        first = first or plain
+    assert first is not None
+    open_store(first["tracking"])
+    return first
+
+
+# -- runs and sweeps -----------------------------------------------------------------
+def run_experiment(plain: dict, ctx) -> Any:
+    from mlplat.engine import run_experiment as engine_run
+
+    return engine_run(plain, ctx, store=open_store(plain["tracking"]))
+
+
+def open_sweep(plain: dict, sweep_id: str, *, command: str, actor: str | None = None, source: str = "cli"):
+    from mlplat.tracking import runs
+
+    store = open_store(plain["tracking"])
+    runs.create_sweep(store, sweep_id, command=command, actor=actor or os_user(), source=source,
+                      experiment=plain["name"])
+    return store
+
+
+def describe_sweep_from_hydra(plain: dict, hc: Any, sweep_id: str) -> None:
+    from omegaconf import OmegaConf
+
+    from mlplat.tracking import runs
+
+    sweeper = hc.sweeper
+    params = sweeper.get("params") if "params" in sweeper else None
+    space = OmegaConf.to_container(params, resolve=False) if OmegaConf.is_config(params) else (params or {})
+    runs.describe_sweep(open_store(plain["tracking"]), sweep_id, sweeper=str(sweeper.get("_target_", "")),
+                        launcher=str(hc.launcher.get("_target_", "")), search_space=space, experiment=plain["name"])
+
+
+def finish_invocation(invocation_id: str, tracking: dict, *, multirun: bool, actor: str | None = None,
+                      source: str = "cli") -> dict:
+    """After Hydra returns: mark jobs that never finished as crashed, close the sweep, count."""
+    import sqlalchemy as sa
+
+    from mlplat.tracking import runs as runs_store
+    from mlplat.tracking.schema import runs as runs_table
+    from mlplat.tracking.store import now
+
+    store = open_store(tracking)
+    with store.write() as conn:
+        conn.execute(runs_table.update().where(runs_table.c.invocation_id == invocation_id,
+                                               runs_table.c.status == "running")
+                     .values(status="crashed", ended_at=now(), error="the job's process ended without a result"))
+    rows = runs_store.runs_of_invocation(store, invocation_id)
+    if multirun:
+        runs_store.close_sweep(store, invocation_id, actor=actor or os_user(), source=source)
+    failed = [r for r in rows if r["status"] != "done"]
+    return {"total": len(rows), "failed": len(failed), "done": len(rows) - len(failed), "runs": rows}
+
+
+def leaderboard(*, metric: str | None = None, stage: str = "cv", filters: dict | None = None,
+                since: float | None = None, top: int = 10, store=None) -> dict:
+    from mlplat.evaluation.metrics import DEFAULT_PRIMARY, get_metric
+    from mlplat.tracking import runs
+
+    store = store or open_store()
+    if metric is None:
+        metric = DEFAULT_PRIMARY["classification"]
+    get_metric(metric)
+    if top < 1:
+        raise ConfigError(f"--top must be at least 1 (got {top})")
+    rows = runs.leaderboard(store, metric=metric, stage=stage, filters=filters, since=since, top=top)
+    return {"metric": metric, "direction": get_metric(metric).direction, "rows": rows}
+
+
+def list_runs(*, filters: dict | None = None, since: float | None = None, page: int = 1, page_size: int = 20,
+              store=None) -> list[dict]:
+    from mlplat.tracking import runs
+
+    return runs.list_runs(store or open_store(), filters=filters, since=since, page=page, page_size=page_size)
+
+
+def show_run(ref: str, *, store=None) -> dict:
+    from mlplat.tracking import runs
+
+    return runs.get_run(store or open_store(), ref)
+
+
+def list_sweeps(*, page: int = 1, page_size: int = 20, store=None) -> list[dict]:
+    from mlplat.tracking import runs
+
+    return runs.list_sweeps(store or open_store(), page=page, page_size=page_size)
+
+
+def show_sweep(ref: str, *, store=None) -> dict:
+    from mlplat.tracking import runs
+
+    store = store or open_store()
+    sweep = runs.get_sweep(store, ref)
+    sweep["trials"] = runs.list_runs(store, filters={"sweep_id": sweep["id"]}, page_size=100000)
+    return sweep
+
+
+def combos_count(overrides: list[str]) -> int:
+    """How many jobs a basic-sweeper command line expands to (product of discrete sweeps)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    sizes = [len(list(o.sweep_string_iterator())) for o in parsed if o.is_sweep_override() and o.is_discrete_sweep()]
+    return len(list(itertools.product(*[range(s) for s in sizes]))) if sizes else 1

@@ -1,0 +1,1 @@
+"""The run store (SQLAlchemy: SQLite by default, PostgreSQL for teams) and artifacts."""

@@ -1,0 +1,75 @@
+"""Artifacts on disk: written atomically, verified by sha256 before every load.
+
+A reader never sees a half-written file (temp file in the same directory, fsync, then
+``os.replace``), and a file whose bytes changed since it was recorded is refused rather
+than unpickled: a pickle is code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlplat.errors import ArtifactIntegrityError, NotFound
+
+
+@dataclass(frozen=True)
+class Artifact:
+    name: str
+    path: str
+    sha256: str
+    size: int
+
+
+def write_bytes(directory: Path, name: str, data: bytes) -> Artifact:
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        final = directory / name
+        os.replace(tmp, final)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return Artifact(name, str(final), hashlib.sha256(data).hexdigest(), len(data))
+
+
+def write_json(directory: Path, name: str, obj: Any) -> Artifact:
+    return write_bytes(directory, name, json.dumps(obj, indent=2, sort_keys=True, default=str).encode())
+
+
+def write_pickle(directory: Path, name: str, obj: Any) -> Artifact:
+    import joblib
+
+    buf = io.BytesIO()
+    joblib.dump(obj, buf, compress=3)
+    return write_bytes(directory, name, buf.getvalue())
+
+
+def read_verified(path: str | Path, sha256: str) -> bytes:
+    p = Path(path)
+    if not p.is_file():
+        raise NotFound(f"artifact {str(p)!r} is missing (pruned or moved); re-run the experiment to recreate it")
+    data = p.read_bytes()
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != sha256:
+        raise ArtifactIntegrityError(
+            f"artifact {str(p)!r} was modified after it was written (sha256 {actual[:12]}..., recorded "
+            f"{sha256[:12]}...); refusing to load it: restore it or re-run the experiment"
+        )
+    return data
+
+
+def load_pickle_verified(path: str | Path, sha256: str) -> Any:
+    import joblib
+
+    return joblib.load(io.BytesIO(read_verified(path, sha256)))

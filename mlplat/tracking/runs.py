@@ -1,0 +1,340 @@
+"""Writing and reading runs and sweeps.
+
+Every write is one short transaction (run start, run end, sweep close) that also appends
+its audit entry, so concurrent jobs hold the SQLite write lock for milliseconds. Reads
+never load all runs into Python: ranking, filtering and paging happen in SQL.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from mlplat.errors import ConfigError, NotFound
+from mlplat.governance import audit
+from mlplat.tracking.schema import (
+    artifacts,
+    experiments,
+    run_fold_metrics,
+    run_metrics,
+    run_params,
+    run_tags,
+    runs,
+    sweeps,
+)
+from mlplat.tracking.store import Store, now
+
+FILTERS = ("experiment", "sweep_id", "dataset", "model", "status")
+
+
+def _clean(value: float | None) -> float | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+def _insert_ignore(conn: sa.Connection, table: sa.Table, values: dict) -> None:
+    """INSERT that does nothing when the primary key exists (SQLite and PostgreSQL)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    conn.execute(insert(table).values(**values).on_conflict_do_nothing())
+
+
+def ensure_experiment(conn: sa.Connection, name: str) -> None:
+    _insert_ignore(conn, experiments, {"name": name, "created_at": now()})
+
+
+# -- sweeps ------------------------------------------------------------------------------
+def create_sweep(store: Store, sweep_id: str, *, command: str, actor: str, source: str,
+                 experiment: str | None = None) -> None:
+    with store.write() as conn:
+        _insert_ignore(conn, sweeps, {"id": sweep_id, "command": command, "actor": actor, "source": source,
+                                      "experiment": experiment, "status": "running", "started_at": now()})
+        audit.append(conn, actor=actor, source=source, action="sweep.start", object_type="sweep",
+                     object_id=sweep_id, payload={"command": command})
+
+
+def describe_sweep(store: Store, sweep_id: str, *, sweeper: str, launcher: str, search_space: Any,
+                   experiment: str) -> None:
+    """Fill the sweeper/launcher/search space once (the first job to start does it)."""
+    with store.write() as conn:
+        conn.execute(
+            sweeps.update().where(sweeps.c.id == sweep_id, sweeps.c.sweeper.is_(None))
+            .values(sweeper=sweeper, launcher=launcher, experiment=experiment,
+                    search_space=json.dumps(search_space, default=str))
+        )
+
+
+def close_sweep(store: Store, sweep_id: str, *, actor: str, source: str, direction: str | None = None) -> dict:
+    """Count the sweep's trials, pick its best and mark it finished. Safe to call twice."""
+    with store.write() as conn:
+        counts = dict(conn.execute(
+            sa.select(runs.c.status, sa.func.count()).where(runs.c.sweep_id == sweep_id).group_by(runs.c.status)
+        ).all())
+        best = None
+        primary = conn.execute(
+            sa.select(runs.c.primary_metric).where(runs.c.sweep_id == sweep_id, runs.c.status == "done").limit(1)
+        ).scalar()
+        if primary:
+            from mlplat.evaluation.metrics import direction_of
+
+            order = runs.c.primary_value.desc() if direction_of(primary) == "maximize" else runs.c.primary_value.asc()
+            best = conn.execute(
+                sa.select(runs.c.id).where(runs.c.sweep_id == sweep_id, runs.c.status == "done",
+                                           runs.c.primary_value.is_not(None)).order_by(order, runs.c.id).limit(1)
+            ).scalar()
+        values = {
+            "n_done": counts.get("done", 0), "n_failed": counts.get("failed", 0),
+            "n_running": counts.get("running", 0), "n_crashed": counts.get("crashed", 0),
+            "best_run_id": best, "ended_at": now(),
+            "status": "failed" if counts.get("failed") or counts.get("crashed") or not counts.get("done") else "done",
+        }
+        conn.execute(sweeps.update().where(sweeps.c.id == sweep_id).values(**values))
+        audit.append(conn, actor=actor, source=source, action="sweep.end", object_type="sweep",
+                     object_id=sweep_id, payload={k: values[k] for k in ("n_done", "n_failed", "n_crashed", "best_run_id")})
+    return values
+
+
+# -- runs --------------------------------------------------------------------------------
+@dataclass
+class RunStart:
+    id: str
+    experiment: str
+    actor: str
+    source: str
+    config: dict
+    overrides: list[str]
+    config_hash: str
+    code_version: str
+    code_dirty: bool
+    package_versions: dict
+    dataset: str
+    model: str
+    features: str
+    task: str
+    primary_metric: str
+    sweep_id: str | None = None
+    job_num: int | None = None
+    invocation_id: str | None = None
+    tags: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)
+
+
+def start_run(store: Store, r: RunStart) -> None:
+    with store.write() as conn:
+        ensure_experiment(conn, r.experiment)
+        conn.execute(runs.insert().values(
+            id=r.id, experiment=r.experiment, sweep_id=r.sweep_id, job_num=r.job_num,
+            invocation_id=r.invocation_id, status="running", actor=r.actor, source=r.source,
+            host=socket.gethostname(), pid=os.getpid(), started_at=now(), heartbeat_at=now(),
+            dataset=r.dataset, model=r.model, features=r.features, task=r.task,
+            primary_metric=r.primary_metric, config=json.dumps(r.config, default=str),
+            overrides=json.dumps(r.overrides), config_hash=r.config_hash, code_version=r.code_version,
+            code_dirty=r.code_dirty, package_versions=json.dumps(r.package_versions),
+        ))
+        if r.params:
+            conn.execute(run_params.insert(), [{"run_id": r.id, "key": k, "value": json.dumps(v, default=str)}
+                                               for k, v in r.params.items()])
+        if r.tags:
+            conn.execute(run_tags.insert(), [{"run_id": r.id, "key": k, "value": str(v)} for k, v in r.tags.items()])
+        audit.append(conn, actor=r.actor, source=r.source, action="run.start", object_type="run", object_id=r.id,
+                     payload={"experiment": r.experiment, "sweep_id": r.sweep_id, "config_hash": r.config_hash,
+                              "overrides": r.overrides})
+
+
+@dataclass
+class RunResult:
+    cv: dict[str, tuple[float, float]]
+    folds: list[dict[str, float]]
+    holdout: dict[str, float]
+    primary_value: float | None
+    fit_time_s: float
+    duration_s: float
+    dataset_fingerprint: str
+    artifact_dir: str
+    artifacts: list[Any]  # mlplat.tracking.artifacts.Artifact
+
+
+def finish_run(store: Store, run_id: str, res: RunResult, *, actor: str, source: str) -> None:
+    with store.write() as conn:
+        conn.execute(runs.update().where(runs.c.id == run_id).values(
+            status="done", ended_at=now(), duration_s=res.duration_s, fit_time_s=res.fit_time_s,
+            primary_value=_clean(res.primary_value), dataset_fingerprint=res.dataset_fingerprint,
+            artifact_dir=res.artifact_dir, validation_passed=True,
+        ))
+        metric_rows = [{"run_id": run_id, "name": n, "stage": "cv", "value": _clean(m), "std": _clean(s)}
+                       for n, (m, s) in res.cv.items()]
+        metric_rows += [{"run_id": run_id, "name": n, "stage": "holdout", "value": _clean(v), "std": None}
+                        for n, v in res.holdout.items()]
+        if metric_rows:
+            conn.execute(run_metrics.insert(), metric_rows)
+        fold_rows = [{"run_id": run_id, "name": n, "fold": i, "value": _clean(v)}
+                     for i, fold in enumerate(res.folds) for n, v in fold.items()]
+        if fold_rows:
+            conn.execute(run_fold_metrics.insert(), fold_rows)
+        if res.artifacts:
+            conn.execute(artifacts.insert(), [{"run_id": run_id, "name": a.name, "path": a.path, "sha256": a.sha256,
+                                               "size": a.size, "created_at": now()} for a in res.artifacts])
+        audit.append(conn, actor=actor, source=source, action="run.done", object_type="run", object_id=run_id,
+                     payload={"dataset_fingerprint": res.dataset_fingerprint, "primary_value": _clean(res.primary_value),
+                              "artifacts": {a.name: a.sha256 for a in res.artifacts}})
+
+
+def fail_run(store: Store, run_id: str, error: str, *, actor: str, source: str,
+             dataset_fingerprint: str | None = None, validation_passed: bool | None = None) -> None:
+    with store.write() as conn:
+        conn.execute(runs.update().where(runs.c.id == run_id).values(
+            status="failed", ended_at=now(), error=error[:4000], dataset_fingerprint=dataset_fingerprint,
+            validation_passed=validation_passed,
+            duration_s=sa.literal(now()) - runs.c.started_at,
+        ))
+        audit.append(conn, actor=actor, source=source, action="run.failed", object_type="run", object_id=run_id,
+                     payload={"error": error[:500]})
+
+
+def heartbeat(store: Store, run_id: str) -> None:
+    with store.write() as conn:
+        conn.execute(runs.update().where(runs.c.id == run_id, runs.c.status == "running").values(heartbeat_at=now()))
+
+
+# -- queries -----------------------------------------------------------------------------
+def resolve_run_id(conn: sa.Connection, ref: str) -> str:
+    """A full id or a unique prefix of one."""
+    ref = ref.strip()
+    if conn.execute(sa.select(runs.c.id).where(runs.c.id == ref)).first():
+        return ref
+    if len(ref) < 4:
+        raise NotFound(f"run {ref!r} not found; give at least 4 characters of a run id (see `mlplat runs list`)")
+    found = conn.execute(sa.select(runs.c.id).where(runs.c.id.like(f"{ref}%")).limit(3)).scalars().all()
+    if not found:
+        raise NotFound(f"run {ref!r} not found; see `mlplat runs list`")
+    if len(found) > 1:
+        raise NotFound(f"run id prefix {ref!r} is ambiguous ({', '.join(found)}...); give more characters")
+    return found[0]
+
+
+def get_run(store: Store, ref: str) -> dict:
+    with store.read() as conn:
+        run_id = resolve_run_id(conn, ref)
+        row = dict(conn.execute(sa.select(runs).where(runs.c.id == run_id)).one()._mapping)
+        for key in ("config", "overrides", "package_versions"):
+            row[key] = json.loads(row[key]) if row[key] else None
+        row["metrics"] = {}
+        for m in conn.execute(sa.select(run_metrics).where(run_metrics.c.run_id == run_id)):
+            row["metrics"].setdefault(m.stage, {})[m.name] = {"value": m.value, "std": m.std} if m.stage == "cv" else m.value
+        folds: dict[int, dict] = {}
+        for f in conn.execute(sa.select(run_fold_metrics).where(run_fold_metrics.c.run_id == run_id)):
+            folds.setdefault(f.fold, {})[f.name] = f.value
+        row["folds"] = [folds[k] for k in sorted(folds)]
+        row["params"] = {p.key: json.loads(p.value) for p in
+                         conn.execute(sa.select(run_params).where(run_params.c.run_id == run_id))}
+        row["tags"] = {t.key: t.value for t in conn.execute(sa.select(run_tags).where(run_tags.c.run_id == run_id))}
+        row["artifacts"] = [dict(a._mapping) for a in
+                            conn.execute(sa.select(artifacts).where(artifacts.c.run_id == run_id).order_by(artifacts.c.name))]
+    return row
+
+
+def _apply_filters(q, filters: dict[str, Any], since: float | None):
+    for key, value in (filters or {}).items():
+        if value is None:
+            continue
+        if key not in FILTERS:
+            raise ConfigError(f"unknown filter {key!r}: expected one of {', '.join(FILTERS)}")
+        q = q.where(runs.c[key] == value)
+    if since is not None:
+        q = q.where(runs.c.started_at >= since)
+    return q
+
+
+LIST_COLUMNS = ("id", "experiment", "status", "dataset", "model", "sweep_id", "started_at", "duration_s",
+                "primary_metric", "primary_value", "actor", "source", "error")
+
+
+def list_runs(store: Store, *, filters: dict[str, Any] | None = None, since: float | None = None,
+              page: int = 1, page_size: int = 20) -> list[dict]:
+    """Newest first; page 1 is the newest ``page_size`` runs. A page past the end is empty."""
+    if page < 1 or page_size < 1:
+        raise ConfigError(f"page and page size must be >= 1 (got page={page}, page_size={page_size})")
+    q = sa.select(*[runs.c[c] for c in LIST_COLUMNS]).order_by(runs.c.started_at.desc(), runs.c.id.desc())
+    q = _apply_filters(q, filters or {}, since).limit(page_size).offset((page - 1) * page_size)
+    with store.read() as conn:
+        return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def iter_runs(store: Store, *, filters: dict[str, Any] | None = None, since: float | None = None,
+              batch: int = 1000) -> Iterable[dict]:
+    """Every matching run, newest first, fetched in batches (keyset paging) for streaming output."""
+    last: tuple[float, str] | None = None
+    while True:
+        q = sa.select(*[runs.c[c] for c in LIST_COLUMNS]).order_by(runs.c.started_at.desc(), runs.c.id.desc())
+        q = _apply_filters(q, filters or {}, since)
+        if last is not None:
+            q = q.where(sa.tuple_(runs.c.started_at, runs.c.id) < sa.tuple_(*last))
+        with store.read() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(q.limit(batch))]
+        yield from rows
+        if len(rows) < batch:
+            return
+        last = (rows[-1]["started_at"], rows[-1]["id"])
+
+
+def leaderboard(store: Store, *, metric: str, stage: str = "cv", filters: dict[str, Any] | None = None,
+                since: float | None = None, top: int = 10, offset: int = 0) -> list[dict]:
+    """Runs ranked by one metric in its own direction; ties broken by earlier run, then id."""
+    from mlplat.evaluation.metrics import get_metric
+
+    m = get_metric(metric)
+    holdout = run_metrics.alias("h")
+    order = run_metrics.c.value.desc() if m.greater_is_better else run_metrics.c.value.asc()
+    q = (
+        sa.select(runs.c.id, runs.c.experiment, runs.c.dataset, runs.c.model, runs.c.features, runs.c.sweep_id,
+                  runs.c.status, runs.c.started_at, runs.c.fit_time_s, runs.c.duration_s,
+                  run_metrics.c.value.label("value"), run_metrics.c.std.label("std"),
+                  holdout.c.value.label("holdout"))
+        .select_from(run_metrics.join(runs, runs.c.id == run_metrics.c.run_id)
+                     .outerjoin(holdout, sa.and_(holdout.c.run_id == run_metrics.c.run_id,
+                                                 holdout.c.name == run_metrics.c.name, holdout.c.stage == "holdout")))
+        .where(run_metrics.c.name == metric, run_metrics.c.stage == stage, run_metrics.c.value.is_not(None))
+        .order_by(order, runs.c.started_at.asc(), runs.c.id.asc())
+        .limit(top).offset(offset)
+    )
+    q = _apply_filters(q, filters or {}, since)
+    with store.read() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(q)]
+    for i, r in enumerate(rows, start=offset + 1):
+        r["rank"] = i
+        r["metric"] = metric
+        r["direction"] = m.direction
+    return rows
+
+
+def get_sweep(store: Store, sweep_id: str) -> dict:
+    with store.read() as conn:
+        row = conn.execute(sa.select(sweeps).where(sweeps.c.id == sweep_id)).first()
+        if row is None:
+            row = conn.execute(sa.select(sweeps).where(sweeps.c.id.like(f"{sweep_id}%")).limit(2)).all()
+            if len(row) != 1:
+                raise NotFound(f"sweep {sweep_id!r} not found; see `mlplat sweeps list`")
+            row = row[0]
+        return dict(row._mapping)
+
+
+def list_sweeps(store: Store, *, page: int = 1, page_size: int = 20) -> list[dict]:
+    q = sa.select(sweeps).order_by(sweeps.c.started_at.desc(), sweeps.c.id.desc()).limit(page_size).offset(
+        (page - 1) * page_size)
+    with store.read() as conn:
+        return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def runs_of_invocation(store: Store, invocation_id: str) -> list[dict]:
+    with store.read() as conn:
+        return [dict(r._mapping) for r in conn.execute(
+            sa.select(runs.c.id, runs.c.status, runs.c.error, runs.c.primary_metric, runs.c.primary_value)
+            .where(runs.c.invocation_id == invocation_id).order_by(runs.c.job_num))]

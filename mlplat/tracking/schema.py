@@ -1,0 +1,155 @@
+"""Tables of the run store (SQLAlchemy Core).
+
+Designed for the queries users make: the leaderboard ranks one metric's aggregate with an
+index on (name, stage, value) so the database, not Python, sorts; listings page over
+(started_at) indexes; a sweep's trials come from an index on sweep_id. Times are epoch
+seconds (float) so SQLite and PostgreSQL compare and index them the same way.
+Other domains (registry, monitoring, ...) add their tables to the same ``metadata`` in
+their own modules and their own Alembic revisions.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+ID = sa.String(32)
+
+experiments = sa.Table(
+    "experiments",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+sweeps = sa.Table(
+    "sweeps",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("experiment", sa.String(200)),
+    sa.Column("command", sa.Text),
+    sa.Column("sweeper", sa.String(200)),
+    sa.Column("launcher", sa.String(200)),
+    sa.Column("search_space", sa.Text),
+    sa.Column("actor", sa.String(200)),
+    sa.Column("source", sa.String(50)),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("ended_at", sa.Float),
+    sa.Column("n_done", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("n_failed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("n_running", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("n_crashed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("best_run_id", ID),
+    sa.Column("optuna_study", sa.String(200)),
+    sa.Index("ix_sweeps_started", "started_at"),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("experiment", sa.String(200), nullable=False),
+    sa.Column("sweep_id", ID),
+    sa.Column("job_num", sa.Integer),
+    sa.Column("invocation_id", ID),
+    sa.Column("status", sa.String(20), nullable=False),  # running | done | failed | crashed
+    sa.Column("actor", sa.String(200)),
+    sa.Column("source", sa.String(50)),
+    sa.Column("host", sa.String(200)),
+    sa.Column("pid", sa.Integer),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("ended_at", sa.Float),
+    sa.Column("heartbeat_at", sa.Float),
+    sa.Column("duration_s", sa.Float),
+    sa.Column("fit_time_s", sa.Float),
+    sa.Column("dataset", sa.String(200)),
+    sa.Column("dataset_fingerprint", sa.String(64)),
+    sa.Column("model", sa.String(200)),
+    sa.Column("features", sa.String(200)),
+    sa.Column("task", sa.String(20)),
+    sa.Column("primary_metric", sa.String(50)),
+    sa.Column("primary_value", sa.Float),
+    sa.Column("validation_passed", sa.Boolean),
+    sa.Column("config", sa.Text),
+    sa.Column("overrides", sa.Text),
+    sa.Column("config_hash", sa.String(64)),
+    sa.Column("code_version", sa.String(64)),
+    sa.Column("code_dirty", sa.Boolean),
+    sa.Column("package_versions", sa.Text),
+    sa.Column("artifact_dir", sa.Text),
+    sa.Column("error", sa.Text),
+    sa.Index("ix_runs_started", "started_at"),
+    sa.Index("ix_runs_status_started", "status", "started_at"),
+    sa.Index("ix_runs_experiment_started", "experiment", "started_at"),
+    sa.Index("ix_runs_sweep", "sweep_id", "job_num"),
+    sa.Index("ix_runs_invocation", "invocation_id"),
+    sa.Index("ix_runs_dataset", "dataset"),
+    sa.Index("ix_runs_model", "model"),
+)
+
+run_metrics = sa.Table(
+    "run_metrics",
+    metadata,
+    sa.Column("run_id", ID, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("name", sa.String(50), primary_key=True),
+    sa.Column("stage", sa.String(10), primary_key=True),  # cv (mean over folds) | holdout
+    sa.Column("value", sa.Float),
+    sa.Column("std", sa.Float),
+    sa.Index("ix_run_metrics_rank", "name", "stage", "value"),
+)
+
+run_fold_metrics = sa.Table(
+    "run_fold_metrics",
+    metadata,
+    sa.Column("run_id", ID, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("name", sa.String(50), primary_key=True),
+    sa.Column("fold", sa.Integer, primary_key=True),
+    sa.Column("value", sa.Float),
+)
+
+run_params = sa.Table(
+    "run_params",
+    metadata,
+    sa.Column("run_id", ID, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("value", sa.Text),
+)
+
+run_tags = sa.Table(
+    "run_tags",
+    metadata,
+    sa.Column("run_id", ID, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("value", sa.Text),
+)
+
+artifacts = sa.Table(
+    "artifacts",
+    metadata,
+    sa.Column("run_id", ID, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("pruned_at", sa.Float),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("ts", sa.Float, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("source", sa.String(50), nullable=False),
+    sa.Column("action", sa.String(100), nullable=False),
+    sa.Column("object_type", sa.String(50), nullable=False),
+    sa.Column("object_id", sa.String(200), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("payload_digest", sa.String(64), nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Index("ix_audit_object", "object_type", "object_id"),
+)
