@@ -1,9 +1,4 @@
-"""The operations every front door calls (CLI, Hydra app, Slack bot, scheduler, HTTP).
-
-Each takes plain arguments plus who asks and from where, and returns plain data; front
-doors only format. Rules (what may run, who may approve) are enforced here or below,
-never in a front door, so they hold whichever door is used.
-"""
+"""Operations on experiments, runs, sweeps and leaderboards."""
 
 from __future__ import annotations
 
@@ -140,7 +135,6 @@ def describe_sweep_from_hydra(plain: dict, hc: Any, sweep_id: str) -> None:
 def finish_invocation(invocation_id: str, tracking: dict, *, multirun: bool, actor: str | None = None,
                       source: str = "cli") -> dict:
     """After Hydra returns: mark jobs that never finished as crashed, close the sweep, count."""
-    import sqlalchemy as sa
 
     from mlplat.tracking import runs as runs_store
     from mlplat.tracking.schema import runs as runs_table
@@ -208,3 +202,8 @@ def combos_count(overrides: list[str]) -> int:
     parsed = OverridesParser.create().parse_overrides(overrides)
     sizes = [len(list(o.sweep_string_iterator())) for o in parsed if o.is_sweep_override() and o.is_discrete_sweep()]
     return len(list(itertools.product(*[range(s) for s in sizes]))) if sizes else 1
+
+
+__all__ = ["os_user", "compose_plain", "open_store", "check_config", "check_train_overrides", "run_experiment",
+           "open_sweep", "describe_sweep_from_hydra", "finish_invocation", "leaderboard", "list_runs", "show_run",
+           "list_sweeps", "show_sweep", "combos_count"]

@@ -1,0 +1,168 @@
+"""`mlplat leaderboard`, `mlplat runs ...`, `mlplat sweeps ...`."""
+
+from __future__ import annotations
+
+from mlplat.commands.common import (
+    add_filters,
+    add_format,
+    add_store,
+    filters_of,
+    positive_int,
+    since_of,
+    store_of,
+)
+
+
+def register(sub) -> None:
+    lb = sub.add_parser("leaderboard", help="rank runs by a metric")
+    lb.add_argument("--metric", help="metric to rank by (default: roc_auc)")
+    lb.add_argument("--stage", choices=("cv", "holdout"), default="cv", help="cv mean (default) or holdout score")
+    lb.add_argument("--top", type=positive_int, default=10)
+    lb.add_argument("--status", default="done", help="run status (default: done)")
+    add_filters(lb)
+    add_format(lb, ("table", "json", "csv"))
+    add_store(lb)
+    lb.set_defaults(handler=cmd_leaderboard)
+
+    runs = sub.add_parser("runs", help="list and inspect runs")
+    rsub = runs.add_subparsers(dest="action", metavar="ACTION", required=True)
+    rl = rsub.add_parser("list", help="runs, newest first, paginated")
+    rl.add_argument("--last", type=positive_int, help="the N newest runs (same as --page-size N --page 1)")
+    rl.add_argument("--page", type=positive_int, default=1)
+    rl.add_argument("--page-size", type=positive_int, default=20)
+    rl.add_argument("--status", choices=("running", "done", "failed", "crashed"))
+    add_filters(rl)
+    add_format(rl, ("table", "json", "csv"))
+    add_store(rl)
+    rl.set_defaults(handler=cmd_runs_list)
+    rs = rsub.add_parser("show", help="everything about one run")
+    rs.add_argument("run_id")
+    add_format(rs)
+    add_store(rs)
+    rs.set_defaults(handler=cmd_runs_show)
+
+    sweeps = sub.add_parser("sweeps", help="list and inspect sweeps")
+    ssub = sweeps.add_subparsers(dest="action", metavar="ACTION", required=True)
+    sl = ssub.add_parser("list", help="sweeps, newest first")
+    sl.add_argument("--page", type=positive_int, default=1)
+    sl.add_argument("--page-size", type=positive_int, default=20)
+    add_format(sl)
+    add_store(sl)
+    sl.set_defaults(handler=cmd_sweeps_list)
+    ss = ssub.add_parser("show", help="one sweep: counts, best trial, timings")
+    ss.add_argument("sweep_id")
+    add_format(ss)
+    add_store(ss)
+    ss.set_defaults(handler=cmd_sweeps_show)
+
+
+def cmd_leaderboard(args) -> int:
+    from mlplat import ops, output
+
+    result = ops.leaderboard(metric=args.metric, stage=args.stage, filters=filters_of(args), since=since_of(args),
+                             top=args.top, store=store_of(args))
+    rows = result["rows"]
+    if args.format == "json":
+        output.emit_json(result)
+        return 0
+    if args.format == "csv":
+        output.emit_csv(rows, ["rank", "id", "experiment", "dataset", "model", "value", "std", "holdout",
+                               "fit_time_s", "sweep_id", "started_at"])
+        return 0
+    arrow = "higher is better" if result["direction"] == "maximize" else "lower is better"
+    table_rows = [{**r, "score": f"{output.num(r['value'])} ± {output.num(r['std'])}",
+                   "holdout": output.num(r["holdout"]), "fit": output.num(r["fit_time_s"], 2),
+                   "started": output.when(r["started_at"]), "sweep": (r["sweep_id"] or "")[:8]} for r in rows]
+    output.emit_table(f"Leaderboard: {result['metric']} ({args.stage}, {arrow})",
+                      [("rank", "#"), ("id", "run"), ("experiment", "experiment"), ("dataset", "dataset"),
+                       ("model", "model"), ("score", f"{result['metric']} mean ± std"), ("holdout", "holdout"),
+                       ("fit", "fit s"), ("sweep", "sweep"), ("started", "started (UTC)")], table_rows,
+                      caption=None if rows else "no finished runs match")
+    return 0
+
+
+def cmd_runs_list(args) -> int:
+    from mlplat import ops, output
+
+    page, size = (1, args.last) if args.last else (args.page, args.page_size)
+    rows = ops.list_runs(filters=filters_of(args), since=since_of(args), page=page, page_size=size,
+                         store=store_of(args))
+    if args.format == "json":
+        output.stream_json_list(rows)
+        return 0
+    if args.format == "csv":
+        output.emit_csv(rows, ["id", "experiment", "status", "dataset", "model", "primary_metric", "primary_value",
+                               "sweep_id", "started_at", "duration_s", "actor", "source", "error"])
+        return 0
+    table_rows = [{**r, "started": output.when(r["started_at"]), "dur": output.num(r["duration_s"], 1),
+                   "score": f"{r['primary_metric'] or ''} {output.num(r['primary_value'])}".strip(),
+                   "sweep": (r["sweep_id"] or "")[:8], "error": (r["error"] or "")[:80]} for r in rows]
+    output.emit_table(f"Runs (page {page}, {size} per page, newest first)",
+                      [("id", "run"), ("status", "status"), ("experiment", "experiment"), ("dataset", "dataset"),
+                       ("model", "model"), ("score", "primary"), ("dur", "s"), ("sweep", "sweep"),
+                       ("started", "started (UTC)"), ("error", "error")], table_rows,
+                      caption=None if rows else "no runs on this page")
+    return 0
+
+
+def cmd_runs_show(args) -> int:
+    from mlplat import ops, output
+
+    run = ops.show_run(args.run_id, store=store_of(args))
+    if args.format == "json":
+        output.emit_json(run)
+        return 0
+    from rich.console import Console
+
+    c = Console()
+    c.print(f"[bold]run {run['id']}[/bold]  status={run['status']}  experiment={run['experiment']}")
+    c.print(f"dataset={run['dataset']} (fingerprint {str(run['dataset_fingerprint'])[:16]})  model={run['model']}  "
+            f"features={run['features']}  task={run['task']}")
+    c.print(f"started={output.when(run['started_at'])}  duration={output.num(run['duration_s'], 2)}s  "
+            f"actor={run['actor']} via {run['source']}  sweep={run['sweep_id'] or '-'}")
+    c.print(f"code={run['code_version']}{' (dirty)' if run['code_dirty'] else ''}  config_hash={run['config_hash'][:16]}")
+    c.print(f"overrides: {' '.join(run['overrides'] or []) or '-'}")
+    if run["error"]:
+        print(f"error: {run['error']}")
+    cv = run["metrics"].get("cv", {})
+    holdout = run["metrics"].get("holdout", {})
+    rows = [{"metric": k, "cv": f"{output.num(v['value'])} ± {output.num(v['std'])}",
+             "holdout": output.num(holdout.get(k))} for k, v in cv.items()]
+    if rows:
+        output.emit_table("metrics", [("metric", "metric"), ("cv", "cv mean ± std"), ("holdout", "holdout")], rows)
+    if run["artifacts"]:
+        output.emit_table("artifacts", [("name", "name"), ("size", "bytes"), ("sha", "sha256")],
+                          [{**a, "sha": a["sha256"][:16]} for a in run["artifacts"]])
+    return 0
+
+
+def cmd_sweeps_list(args) -> int:
+    from mlplat import ops, output
+
+    rows = ops.list_sweeps(page=args.page, page_size=args.page_size, store=store_of(args))
+    if args.format == "json":
+        output.stream_json_list(rows)
+        return 0
+    output.emit_table("Sweeps (newest first)", [("id", "sweep"), ("status", "status"), ("experiment", "experiment"),
+                                                 ("jobs", "done/failed/crashed"), ("best_run_id", "best run"),
+                                                 ("started", "started (UTC)"), ("command", "command")],
+                      [{**r, "jobs": f"{r['n_done']}/{r['n_failed']}/{r['n_crashed']}",
+                        "started": output.when(r["started_at"])} for r in rows])
+    return 0
+
+
+def cmd_sweeps_show(args) -> int:
+    from mlplat import ops, output
+
+    sweep = ops.show_sweep(args.sweep_id, store=store_of(args))
+    if args.format == "json":
+        output.emit_json(sweep)
+        return 0
+    print(f"sweep {sweep['id']}  status={sweep['status']}  done={sweep['n_done']} failed={sweep['n_failed']} "
+          f"crashed={sweep['n_crashed']}  best={sweep['best_run_id']}")
+    print(f"command: {sweep['command']}")
+    output.emit_table("trials", [("id", "run"), ("status", "status"), ("model", "model"), ("score", "primary"),
+                                 ("error", "error")],
+                      [{**r, "score": output.num(r["primary_value"]), "error": (r["error"] or "")[:80]}
+                       for r in sweep["trials"]])
+    return 0
