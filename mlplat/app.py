@@ -93,6 +93,8 @@ def train_main(args: list[str]) -> int:
     from mlplat import ops
     from mlplat.errors import MlplatError
 
+    # Hydra's argparse rejects overrides on both sides of -m: move the flag to the front
+    args = [a for a in args if a in ("-m", "--multirun")] + [a for a in args if a not in ("-m", "--multirun")]
     invocation = uuid.uuid4().hex[:16]
     os.environ["MLPLAT_INVOCATION_ID"] = invocation
     multirun = any(a in ("-m", "--multirun") for a in args)

@@ -13,6 +13,24 @@ from mlplat.commands.common import (
 )
 
 
+def _add_field_filter(p) -> None:
+    p.add_argument("--filter", action="append", default=[], metavar="FIELD=VALUE",
+                   help="filter on any stored field, e.g. dataset_fingerprint=ab12... (repeatable)")
+
+
+def _filters(args) -> dict:
+    """The named filter options plus each --filter FIELD=VALUE (unknown fields are refused by the store)."""
+    from mlplat.errors import ConfigError
+
+    filters = filters_of(args)
+    for item in args.filter:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"malformed --filter {item!r}: expected FIELD=VALUE, e.g. --filter model=knn")
+        filters[key.strip()] = value
+    return filters
+
+
 def register(sub) -> None:
     lb = sub.add_parser("leaderboard", help="rank runs by a metric")
     lb.add_argument("--metric", help="metric to rank by (default: roc_auc)")
@@ -20,6 +38,7 @@ def register(sub) -> None:
     lb.add_argument("--top", type=positive_int, default=10)
     lb.add_argument("--status", default="done", help="run status (default: done)")
     add_filters(lb)
+    _add_field_filter(lb)
     add_format(lb, ("table", "json", "csv"))
     add_store(lb)
     lb.set_defaults(handler=cmd_leaderboard)
@@ -31,7 +50,9 @@ def register(sub) -> None:
     rl.add_argument("--page", type=positive_int, default=1)
     rl.add_argument("--page-size", type=positive_int, default=20)
     rl.add_argument("--status", choices=("running", "done", "failed", "crashed"))
+    rl.add_argument("--all", action="store_true", help="every matching run, streamed (json/csv); ignores --page")
     add_filters(rl)
+    _add_field_filter(rl)
     add_format(rl, ("table", "json", "csv"))
     add_store(rl)
     rl.set_defaults(handler=cmd_runs_list)
@@ -40,6 +61,11 @@ def register(sub) -> None:
     add_format(rs)
     add_store(rs)
     rs.set_defaults(handler=cmd_runs_show)
+
+    rr = rsub.add_parser("rerun", help="run a stored run's resolved config again and compare its metrics")
+    rr.add_argument("run_id")
+    add_format(rr)
+    rr.set_defaults(handler=cmd_runs_rerun)
 
     sweeps = sub.add_parser("sweeps", help="list and inspect sweeps")
     ssub = sweeps.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -51,6 +77,8 @@ def register(sub) -> None:
     sl.set_defaults(handler=cmd_sweeps_list)
     ss = ssub.add_parser("show", help="one sweep: counts, best trial, timings")
     ss.add_argument("sweep_id")
+    ss.add_argument("--page", type=positive_int, default=1, help="page of trials, in job order")
+    ss.add_argument("--page-size", type=positive_int, default=100)
     add_format(ss)
     add_store(ss)
     ss.set_defaults(handler=cmd_sweeps_show)
@@ -59,7 +87,7 @@ def register(sub) -> None:
 def cmd_leaderboard(args) -> int:
     from mlplat import ops, output
 
-    result = ops.leaderboard(metric=args.metric, stage=args.stage, filters=filters_of(args), since=since_of(args),
+    result = ops.leaderboard(metric=args.metric, stage=args.stage, filters=_filters(args), since=since_of(args),
                              top=args.top, store=store_of(args))
     rows = result["rows"]
     if args.format == "json":
@@ -85,8 +113,15 @@ def cmd_runs_list(args) -> int:
     from mlplat import ops, output
 
     page, size = (1, args.last) if args.last else (args.page, args.page_size)
-    rows = ops.list_runs(filters=filters_of(args), since=since_of(args), page=page, page_size=size,
-                         store=store_of(args))
+    if args.all and args.format == "table":
+        from mlplat.errors import ConfigError
+
+        raise ConfigError("--all streams every run: use it with --format json or csv (a table shows one page)")
+    if args.all:
+        rows = ops.iter_runs(filters=_filters(args), since=since_of(args), store=store_of(args))
+    else:
+        rows = ops.list_runs(filters=_filters(args), since=since_of(args), page=page, page_size=size,
+                             store=store_of(args))
     if args.format == "json":
         output.stream_json_list(rows)
         return 0
@@ -154,15 +189,33 @@ def cmd_sweeps_list(args) -> int:
 def cmd_sweeps_show(args) -> int:
     from mlplat import ops, output
 
-    sweep = ops.show_sweep(args.sweep_id, store=store_of(args))
+    sweep = ops.show_sweep(args.sweep_id, page=args.page, page_size=args.page_size, store=store_of(args))
     if args.format == "json":
         output.emit_json(sweep)
         return 0
     print(f"sweep {sweep['id']}  status={sweep['status']}  done={sweep['n_done']} failed={sweep['n_failed']} "
           f"crashed={sweep['n_crashed']}  best={sweep['best_run_id']}")
     print(f"command: {sweep['command']}")
-    output.emit_table("trials", [("id", "run"), ("status", "status"), ("model", "model"), ("score", "primary"),
+    output.emit_table(f"trials (page {args.page}, {args.page_size} per page, job order)", [("id", "run"), ("status", "status"), ("model", "model"), ("score", "primary"),
                                  ("error", "error")],
                       [{**r, "score": output.num(r["primary_value"]), "error": (r["error"] or "")[:80]}
                        for r in sweep["trials"]])
+    return 0
+
+
+def cmd_runs_rerun(args) -> int:
+    from mlplat import ops, output
+
+    before = ops.show_run(args.run_id)
+    if before["status"] != "done":
+        print(f"note: run {before['id']} has status {before['status']}; re-running its config anyway")
+    after = ops.rerun(before["id"])
+    old = {k: v["value"] for k, v in before["metrics"].get("cv", {}).items()}
+    rows = [{"metric": k, "before": output.num(old.get(k), 6), "after": output.num(m, 6),
+             "diff": output.num(abs(m - old[k]) if k in old else None, 9)} for k, (m, _s) in after.cv.items()]
+    if args.format == "json":
+        output.emit_json({"original": before["id"], "rerun": after.run_id, "metrics": rows})
+        return 0
+    output.emit_table(f"rerun of {before['id']} -> {after.run_id}",
+                      [("metric", "metric"), ("before", "original cv"), ("after", "rerun cv"), ("diff", "|diff|")], rows)
     return 0

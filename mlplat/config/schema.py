@@ -172,6 +172,65 @@ class RuntimeConfig:
 
 
 @dataclass
+class GatesConfig:
+    run_completed: bool = True
+    validation_passed: bool = True
+    thresholds: dict[str, float] = field(default_factory=dict)  # metric -> floor (scores) / ceiling (losses)
+    stage: str = "holdout"  # holdout | cv: which recorded metrics the gates read
+    beat_champion: Any = None  # {metric, margin, on_not_comparable}; checked in mlplat.registry.policy
+
+
+@dataclass
+class TargetPolicyConfig:
+    requester_roles: list[str] = field(default_factory=lambda: ["*"])
+    approvals: int = 1
+    approver_roles: list[str] = field(default_factory=list)
+    expiry_hours: float = 72.0
+    gates: GatesConfig = field(default_factory=GatesConfig)
+
+
+@dataclass
+class AutoRegisterConfig:
+    enabled: bool = False
+    name: str | None = None
+
+
+@dataclass
+class RegistryConfig:
+    roles: dict[str, list[str]] = field(default_factory=dict)
+    targets: dict[str, TargetPolicyConfig] = field(default_factory=dict)
+    rollback_roles: list[str] = field(default_factory=list)
+    auto_register: AutoRegisterConfig = field(default_factory=AutoRegisterConfig)
+
+
+@dataclass
+class PredictionLogConfig:
+    enabled: bool = True
+    dir: str = "runs/predictions"
+    queue_size: int = 100000
+    flush_interval_s: float = 1.0
+    batch_rows: int = 5000
+
+
+@dataclass
+class BatchConfig:
+    chunk_rows: int = 50000
+
+
+@dataclass
+class ServingConfig:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    alias: str = "production"
+    poll_interval_s: float = 1.0
+    max_body_bytes: int = 1048576
+    max_rows: int = 10000
+    slo_p99_ms: float = 10.0
+    prediction_log: PredictionLogConfig = field(default_factory=PredictionLogConfig)
+    batch: BatchConfig = field(default_factory=BatchConfig)
+
+
+@dataclass
 class MlplatConfig:
     dataset: DatasetConfig = MISSING
     features: FeaturesConfig = MISSING
@@ -183,8 +242,8 @@ class MlplatConfig:
     seed: int = 42
     tags: dict[str, str] = field(default_factory=dict)
     # groups owned by later layers; each validates its own node
-    registry: Any = None
-    serving: Any = None
+    registry: RegistryConfig = field(default_factory=RegistryConfig)
+    serving: ServingConfig = field(default_factory=ServingConfig)
     monitor: Any = None
     bot: Any = None
     schedule: Any = None

@@ -41,12 +41,33 @@ def _load_sklearn(cfg: Any) -> pd.DataFrame:
     return bunch.frame.copy()  # the target column is named "target"
 
 
+def project_root() -> Path:
+    """The directory holding conf/: relative dataset paths are resolved against it, so a
+    dataset is found wherever mlplat is started from (runs/ stays in the working directory)."""
+    from mlplat.config.compose import conf_dir
+
+    return conf_dir().parent
+
+
+def resolve_path(path: str | Path) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() else project_root() / p
+
+
+def resolve_sqlite_url(url: str) -> str:
+    """sqlite:///relative.db -> sqlite:////abs/project/relative.db (other URLs unchanged)."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return prefix + str(resolve_path(url[len(prefix):]))
+    return url
+
+
 def _local_path(cfg: Any) -> Path:
-    path = Path(_need(cfg, "path"))
+    path = resolve_path(_need(cfg, "path"))
     if not path.is_file():
         raise DataSourceError(
-            f"dataset {cfg['name']!r}: file {str(path)!r} not found (resolved to {path.resolve()}); "
-            "run mlplat from the project directory or fix dataset.path"
+            f"dataset {cfg['name']!r}: file {cfg['path']!r} not found (looked at {path}); "
+            f"fix dataset.path in conf/dataset/{cfg['name']}.yaml (relative paths start at {project_root()})"
         )
     return path
 
@@ -70,7 +91,7 @@ def _load_parquet(cfg: Any) -> pd.DataFrame:
 def _load_sql(cfg: Any) -> pd.DataFrame:
     import sqlalchemy as sa
 
-    url, query = _need(cfg, "url"), _need(cfg, "query")
+    url, query = resolve_sqlite_url(_need(cfg, "url")), _need(cfg, "query")
     try:
         engine = sa.create_engine(url)
     except (sa.exc.ArgumentError, ImportError) as exc:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from mlplat.errors import ConfigError
+
+if TYPE_CHECKING:  # numpy is only an annotation here; importing it costs read-only commands 0.1 s
+    import numpy as np
 
 
 @dataclass(frozen=True)

@@ -128,7 +128,6 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "n_jobs": None,
     "plot_categories": 12,
 }
-_STATUS_RANK = {"drift": 0, "error": 1, "warn": 2, "ok": 3}
 
 
 @dataclass
@@ -562,7 +561,7 @@ def _exact_getters(reference: pd.DataFrame, cfg: dict[str, Any]) -> dict[str, Re
         )
     for name in categorical:
         getters[name] = (
-            (lambda n=name: categorical_summary(reference[n], as_json=False))
+            (lambda n=name: categorical_summary(reference[n]))
             if name in reference.columns
             else missing("categorical")
         )

@@ -16,7 +16,7 @@ Nulls are NaN/None and also ±inf, which Evidently drops before testing.
 Everything returned by :func:`build_profile` is plain ``dict``/``list``/
 ``float``/``int``/``str``/``None`` so ``json.dumps`` works without a custom
 encoder; :func:`numeric_summary` / :func:`categorical_summary` are the shared
-per-column builders that exact mode calls with ``as_json=False`` to keep numpy
+per-column builders; exact mode calls ``numeric_summary(..., as_json=False)`` to keep numpy
 arrays.
 """
 
@@ -160,7 +160,7 @@ def numeric_summary(
     return out
 
 
-def categorical_summary(series: pd.Series, *, as_json: bool = True) -> dict[str, Any]:
+def categorical_summary(series: pd.Series) -> dict[str, Any]:
     """Profile one categorical column: per-category counts (most frequent first)."""
     valid, n_null = clean_categorical(series)
     n = int(series.size)
@@ -218,7 +218,7 @@ def profile_predictions(
                 col, n_quantiles=n_quantiles, exact_rows=exact_rows, max_bins=max_bins, as_json=as_json
             )
         else:
-            out[str(name)] = categorical_summary(col, as_json=as_json)
+            out[str(name)] = categorical_summary(col)
     return out
 
 

@@ -78,6 +78,10 @@ def _svg(plot: dict[str, Any] | None) -> str:
     if not plot:
         return ""
     labels = plot.get("labels") if plot.get("type") == "bar" else None
+    if plot.get("type") == "hist" and plot.get("edges"):
+        # reference-quantile bins: equal reference mass, so deviations read like a P-P plot
+        e = plot["edges"]
+        labels = [f"[{e[i]:.3g}, {e[i + 1]:.3g})" for i in range(len(e) - 1)]
     body = _bars(list(plot.get("ref", [])), list(plot.get("cur", [])), labels)
     caption = ""
     if plot.get("type") == "hist" and plot.get("edges"):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import getpass
 import itertools
 import os
-from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
-from mlplat.errors import ConfigError, DataSourceError
+from mlplat.errors import ConfigError
 
 
 def os_user() -> str:
@@ -26,16 +26,28 @@ def compose_plain(overrides: list[str] | None = None) -> dict:
 
 
 def open_store(tracking: dict | None = None, *, url: str | None = None):
-    """The store named by ``url``, MLPLAT_STORE_URL, or the composed tracking config."""
+    """The store named by ``url``, else the tracking config (composed when not given).
+
+    MLPLAT_STORE_URL / MLPLAT_ARTIFACTS are the defaults of tracking.url / tracking.artifacts
+    in conf/tracking/local.yaml, so they apply to every command alike; an explicit
+    ``tracking.url=...`` override or ``--store`` wins over them.
+    """
     from mlplat.tracking.store import Store
 
-    url = url or os.environ.get("MLPLAT_STORE_URL")
-    if url:
-        artifacts = (tracking or {}).get("artifacts") or os.environ.get("MLPLAT_ARTIFACTS", "runs/artifacts")
-        return Store.open(url, artifacts)
     if tracking is None:
-        tracking = compose_plain([])["tracking"]
+        tracking = _default_tracking()
+    if url:
+        return Store.open(url, str(tracking["artifacts"]))
     return Store.open(str(tracking["url"]), str(tracking["artifacts"]))
+
+
+def _default_tracking() -> dict:
+    # read-only commands need only tracking.*: read it directly when that is certain to give
+    # what composing would (composing the whole tree costs most of a command's 0.5 s budget)
+    from mlplat.config.compose import conf_dir
+    from mlplat.tracking.defaults import default_tracking
+
+    return default_tracking(conf_dir()) or compose_plain([])["tracking"]
 
 
 def _expand(overrides: list[str]) -> list[list[str]]:
@@ -76,12 +88,9 @@ def check_config(plain: dict) -> None:
     metrics_for(task, plain["evaluation"].get("metrics"), plain["evaluation"]["primary"])
     build_estimator(plain["model"], task, plain["seed"], 1)
     if dataset["source"] in ("csv", "parquet") and dataset.get("path"):
-        path = Path(dataset["path"])
-        if not path.is_file():
-            raise DataSourceError(
-                f"dataset {dataset['name']!r}: file {str(path)!r} not found (resolved to {path.resolve()}); "
-                f"run mlplat from the project directory or fix dataset.path in conf/dataset/{dataset['name']}.yaml"
-            )
+        from mlplat.data.sources import _local_path
+
+        _local_path(dataset)  # a missing file fails here, before any job starts
     if not 0 <= float(plain["evaluation"]["test_size"]) < 1:
         raise ConfigError(f"evaluation.test_size={plain['evaluation']['test_size']} must be in [0, 1)")
     if int(plain["evaluation"]["cv"]["folds"]) < 2:
@@ -111,6 +120,18 @@ def run_experiment(plain: dict, ctx) -> Any:
     return engine_run(plain, ctx, store=open_store(plain["tracking"]))
 
 
+def rerun(ref: str, *, actor: str | None = None, source: str = "cli", threads: int | None = None) -> Any:
+    """Run a stored run's resolved config again (same data, seed, folds): its metrics reproduce."""
+    import uuid
+
+    from mlplat.engine import RunContext
+
+    stored = show_run(ref)
+    ctx = RunContext(actor=actor or os_user(), source=source, overrides=[f"rerun_of={stored['id']}"],
+                     invocation_id=uuid.uuid4().hex[:16], threads=threads)
+    return run_experiment(stored["config"], ctx)
+
+
 def open_sweep(plain: dict, sweep_id: str, *, command: str, actor: str | None = None, source: str = "cli"):
     from mlplat.tracking import runs
 
@@ -137,14 +158,9 @@ def finish_invocation(invocation_id: str, tracking: dict, *, multirun: bool, act
     """After Hydra returns: mark jobs that never finished as crashed, close the sweep, count."""
 
     from mlplat.tracking import runs as runs_store
-    from mlplat.tracking.schema import runs as runs_table
-    from mlplat.tracking.store import now
 
     store = open_store(tracking)
-    with store.write() as conn:
-        conn.execute(runs_table.update().where(runs_table.c.invocation_id == invocation_id,
-                                               runs_table.c.status == "running")
-                     .values(status="crashed", ended_at=now(), error="the job's process ended without a result"))
+    runs_store.mark_crashed(store, invocation_id)
     rows = runs_store.runs_of_invocation(store, invocation_id)
     if multirun:
         runs_store.close_sweep(store, invocation_id, actor=actor or os_user(), source=source)
@@ -174,6 +190,13 @@ def list_runs(*, filters: dict | None = None, since: float | None = None, page: 
     return runs.list_runs(store or open_store(), filters=filters, since=since, page=page, page_size=page_size)
 
 
+def iter_runs(*, filters: dict | None = None, since: float | None = None, store=None) -> Iterable[dict]:
+    """Every matching run, newest first, read in batches: for streaming a whole listing."""
+    from mlplat.tracking import runs
+
+    return runs.iter_runs(store or open_store(), filters=filters, since=since)
+
+
 def show_run(ref: str, *, store=None) -> dict:
     from mlplat.tracking import runs
 
@@ -186,12 +209,14 @@ def list_sweeps(*, page: int = 1, page_size: int = 20, store=None) -> list[dict]
     return runs.list_sweeps(store or open_store(), page=page, page_size=page_size)
 
 
-def show_sweep(ref: str, *, store=None) -> dict:
+def show_sweep(ref: str, *, page: int = 1, page_size: int = 100, store=None) -> dict:
+    """One sweep and one page of its trials in job order (a sweep can have thousands)."""
     from mlplat.tracking import runs
 
     store = store or open_store()
     sweep = runs.get_sweep(store, ref)
-    sweep["trials"] = runs.list_runs(store, filters={"sweep_id": sweep["id"]}, page_size=100000)
+    sweep["trials"] = runs.sweep_trials(store, sweep["id"], page=page, page_size=page_size)
+    sweep["page"], sweep["page_size"] = page, page_size
     return sweep
 
 
@@ -205,5 +230,5 @@ def combos_count(overrides: list[str]) -> int:
 
 
 __all__ = ["os_user", "compose_plain", "open_store", "check_config", "check_train_overrides", "run_experiment",
-           "open_sweep", "describe_sweep_from_hydra", "finish_invocation", "leaderboard", "list_runs", "show_run",
-           "list_sweeps", "show_sweep", "combos_count"]
+           "open_sweep", "describe_sweep_from_hydra", "finish_invocation", "leaderboard", "list_runs", "iter_runs", "show_run",
+           "list_sweeps", "show_sweep", "combos_count", "rerun"]

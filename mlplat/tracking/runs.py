@@ -11,15 +11,16 @@ import json
 import math
 import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
-from mlplat.errors import ConfigError, NotFound
+from mlplat.errors import ConfigError, NotFound, StoreError
 from mlplat.governance import audit
 from mlplat.tracking.schema import (
+    METRIC_RUN_COLUMNS,
     artifacts,
     experiments,
     run_fold_metrics,
@@ -31,7 +32,11 @@ from mlplat.tracking.schema import (
 )
 from mlplat.tracking.store import Store, now
 
-FILTERS = ("experiment", "sweep_id", "dataset", "model", "status")
+# what a leaderboard can filter on: the run columns copied into run_metrics (plus time)
+LEADERBOARD_FILTERS = ("experiment", "sweep_id", "dataset", "model", "status")
+# listings also answer lineage questions: which runs used this exact data, this config
+LIST_FILTERS = (*LEADERBOARD_FILTERS, "dataset_fingerprint", "config_hash", "invocation_id")
+FILTERS = LIST_FILTERS
 
 
 def _clean(value: float | None) -> float | None:
@@ -127,26 +132,41 @@ class RunStart:
     params: dict = field(default_factory=dict)
 
 
+def _run_row(r: RunStart, *, status: str, started_at: float) -> dict:
+    return dict(
+        id=r.id, experiment=r.experiment, sweep_id=r.sweep_id, job_num=r.job_num,
+        invocation_id=r.invocation_id, status=status, actor=r.actor, source=r.source,
+        host=socket.gethostname(), pid=os.getpid(), started_at=started_at, heartbeat_at=started_at,
+        dataset=r.dataset, model=r.model, features=r.features, task=r.task,
+        primary_metric=r.primary_metric, config=json.dumps(r.config, default=str),
+        overrides=json.dumps(r.overrides), config_hash=r.config_hash, code_version=r.code_version,
+        code_dirty=r.code_dirty, package_versions=json.dumps(r.package_versions),
+    )
+
+
+def _param_rows(r: RunStart) -> list[dict]:
+    return [{"run_id": r.id, "key": k, "value": json.dumps(v, default=str)} for k, v in r.params.items()]
+
+
+def _tag_rows(r: RunStart) -> list[dict]:
+    return [{"run_id": r.id, "key": k, "value": str(v)} for k, v in r.tags.items()]
+
+
+def _audit_start(conn: sa.Connection, r: RunStart) -> None:
+    audit.append(conn, actor=r.actor, source=r.source, action="run.start", object_type="run", object_id=r.id,
+                 payload={"experiment": r.experiment, "sweep_id": r.sweep_id, "config_hash": r.config_hash,
+                          "overrides": r.overrides})
+
+
 def start_run(store: Store, r: RunStart) -> None:
     with store.write() as conn:
         ensure_experiment(conn, r.experiment)
-        conn.execute(runs.insert().values(
-            id=r.id, experiment=r.experiment, sweep_id=r.sweep_id, job_num=r.job_num,
-            invocation_id=r.invocation_id, status="running", actor=r.actor, source=r.source,
-            host=socket.gethostname(), pid=os.getpid(), started_at=now(), heartbeat_at=now(),
-            dataset=r.dataset, model=r.model, features=r.features, task=r.task,
-            primary_metric=r.primary_metric, config=json.dumps(r.config, default=str),
-            overrides=json.dumps(r.overrides), config_hash=r.config_hash, code_version=r.code_version,
-            code_dirty=r.code_dirty, package_versions=json.dumps(r.package_versions),
-        ))
+        conn.execute(runs.insert().values(**_run_row(r, status="running", started_at=now())))
         if r.params:
-            conn.execute(run_params.insert(), [{"run_id": r.id, "key": k, "value": json.dumps(v, default=str)}
-                                               for k, v in r.params.items()])
+            conn.execute(run_params.insert(), _param_rows(r))
         if r.tags:
-            conn.execute(run_tags.insert(), [{"run_id": r.id, "key": k, "value": str(v)} for k, v in r.tags.items()])
-        audit.append(conn, actor=r.actor, source=r.source, action="run.start", object_type="run", object_id=r.id,
-                     payload={"experiment": r.experiment, "sweep_id": r.sweep_id, "config_hash": r.config_hash,
-                              "overrides": r.overrides})
+            conn.execute(run_tags.insert(), _tag_rows(r))
+        _audit_start(conn, r)
 
 
 @dataclass
@@ -162,29 +182,58 @@ class RunResult:
     artifacts: list[Any]  # mlplat.tracking.artifacts.Artifact
 
 
+def _done_values(res: RunResult, ended_at: float) -> dict:
+    return dict(status="done", ended_at=ended_at, duration_s=res.duration_s, fit_time_s=res.fit_time_s,
+                primary_value=_clean(res.primary_value), dataset_fingerprint=res.dataset_fingerprint,
+                artifact_dir=res.artifact_dir, validation_passed=True)
+
+
+def _metric_rows(run_id: str, res: RunResult, copied: dict) -> list[dict]:
+    """Aggregated metrics, each carrying the run's filter columns (``copied``) for the leaderboard."""
+    rows = [{"run_id": run_id, "name": n, "stage": "cv", "value": _clean(m), "std": _clean(s), **copied}
+            for n, (m, s) in res.cv.items()]
+    rows += [{"run_id": run_id, "name": n, "stage": "holdout", "value": _clean(v), "std": None, **copied}
+             for n, v in res.holdout.items()]
+    return rows
+
+
+def _fold_rows(run_id: str, res: RunResult) -> list[dict]:
+    return [{"run_id": run_id, "name": n, "fold": i, "value": _clean(v)}
+            for i, fold in enumerate(res.folds) for n, v in fold.items()]
+
+
+def _artifact_rows(run_id: str, res: RunResult, created_at: float) -> list[dict]:
+    return [{"run_id": run_id, "name": a.name, "path": a.path, "sha256": a.sha256, "size": a.size,
+             "created_at": created_at} for a in res.artifacts]
+
+
+def _audit_done(conn: sa.Connection, run_id: str, res: RunResult, *, actor: str, source: str) -> None:
+    audit.append(conn, actor=actor, source=source, action="run.done", object_type="run", object_id=run_id,
+                 payload={"dataset_fingerprint": res.dataset_fingerprint, "primary_value": _clean(res.primary_value),
+                          "artifacts": {a.name: a.sha256 for a in res.artifacts}})
+
+
+def _insert_results(conn: sa.Connection, metric_rows: list[dict], fold_rows: list[dict],
+                    artifact_rows: list[dict]) -> None:
+    for table, rows in ((run_metrics, metric_rows), (run_fold_metrics, fold_rows), (artifacts, artifact_rows)):
+        if rows:
+            conn.execute(table.insert(), rows)
+
+
 def finish_run(store: Store, run_id: str, res: RunResult, *, actor: str, source: str) -> None:
     with store.write() as conn:
-        conn.execute(runs.update().where(runs.c.id == run_id).values(
-            status="done", ended_at=now(), duration_s=res.duration_s, fit_time_s=res.fit_time_s,
-            primary_value=_clean(res.primary_value), dataset_fingerprint=res.dataset_fingerprint,
-            artifact_dir=res.artifact_dir, validation_passed=True,
-        ))
-        metric_rows = [{"run_id": run_id, "name": n, "stage": "cv", "value": _clean(m), "std": _clean(s)}
-                       for n, (m, s) in res.cv.items()]
-        metric_rows += [{"run_id": run_id, "name": n, "stage": "holdout", "value": _clean(v), "std": None}
-                        for n, v in res.holdout.items()]
-        if metric_rows:
-            conn.execute(run_metrics.insert(), metric_rows)
-        fold_rows = [{"run_id": run_id, "name": n, "fold": i, "value": _clean(v)}
-                     for i, fold in enumerate(res.folds) for n, v in fold.items()]
-        if fold_rows:
-            conn.execute(run_fold_metrics.insert(), fold_rows)
-        if res.artifacts:
-            conn.execute(artifacts.insert(), [{"run_id": run_id, "name": a.name, "path": a.path, "sha256": a.sha256,
-                                               "size": a.size, "created_at": now()} for a in res.artifacts])
-        audit.append(conn, actor=actor, source=source, action="run.done", object_type="run", object_id=run_id,
-                     payload={"dataset_fingerprint": res.dataset_fingerprint, "primary_value": _clean(res.primary_value),
-                              "artifacts": {a.name: a.sha256 for a in res.artifacts}})
+        conn.execute(runs.update().where(runs.c.id == run_id).values(**_done_values(res, now())))
+        copied = conn.execute(sa.select(*[runs.c[c] for c in METRIC_RUN_COLUMNS])
+                              .where(runs.c.id == run_id)).one()._asdict()
+        _insert_results(conn, _metric_rows(run_id, res, copied), _fold_rows(run_id, res),
+                        _artifact_rows(run_id, res, now()))
+        _audit_done(conn, run_id, res, actor=actor, source=source)
+
+
+def _sync_metric_status(conn: sa.Connection, run_ids: sa.ColumnElement | list[str], status: str) -> None:
+    """Keep run_metrics.status equal to runs.status (the leaderboard filters on the copy)."""
+    ids = run_ids if isinstance(run_ids, sa.ColumnElement) else sa.bindparam("ids", run_ids, expanding=True)
+    conn.execute(run_metrics.update().where(run_metrics.c.run_id.in_(ids)).values(status=status))
 
 
 def fail_run(store: Store, run_id: str, error: str, *, actor: str, source: str,
@@ -195,8 +244,88 @@ def fail_run(store: Store, run_id: str, error: str, *, actor: str, source: str,
             validation_passed=validation_passed,
             duration_s=sa.literal(now()) - runs.c.started_at,
         ))
+        _sync_metric_status(conn, [run_id], "failed")
         audit.append(conn, actor=actor, source=source, action="run.failed", object_type="run", object_id=run_id,
                      payload={"error": error[:500]})
+
+
+def mark_crashed(store: Store, invocation_id: str) -> int:
+    """Runs of an invocation still 'running' after its process returned are 'crashed'."""
+    where = sa.and_(runs.c.invocation_id == invocation_id, runs.c.status == "running")
+    with store.write() as conn:
+        _sync_metric_status(conn, sa.select(runs.c.id).where(where).scalar_subquery(), "crashed")
+        result = conn.execute(runs.update().where(where).values(
+            status="crashed", ended_at=now(), error="the job's process ended without a result"))
+    return result.rowcount
+
+
+# -- batched writes ------------------------------------------------------------------------
+@dataclass
+class RunRecord:
+    """A finished run written in one go: a sweep's trial batch, an import, a replay.
+
+    ``result`` set means the run is done; otherwise ``error`` says why it failed.
+    """
+
+    start: RunStart
+    result: RunResult | None = None
+    error: str | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+
+
+def _record_chunk(conn: sa.Connection, chunk: Sequence[RunRecord]) -> None:
+    for name in sorted({rec.start.experiment for rec in chunk}):
+        ensure_experiment(conn, name)
+    run_rows, params, tags, metric_rows, fold_rows, artifact_rows = [], [], [], [], [], []
+    for rec in chunk:
+        r, res = rec.start, rec.result
+        started = rec.started_at if rec.started_at is not None else now()
+        ended = rec.ended_at if rec.ended_at is not None else now()
+        row = _run_row(r, status="done" if res else "failed", started_at=started)
+        if res is not None:
+            row.update(_done_values(res, ended))
+            copied = {c: row[c] for c in METRIC_RUN_COLUMNS}
+            metric_rows += _metric_rows(r.id, res, copied)
+            fold_rows += _fold_rows(r.id, res)
+            artifact_rows += _artifact_rows(r.id, res, ended)
+        else:
+            row.update(ended_at=ended, duration_s=ended - started, error=(rec.error or "failed")[:4000])
+        run_rows.append(row)
+        params += _param_rows(r)
+        tags += _tag_rows(r)
+    conn.execute(runs.insert(), run_rows)
+    for table, rows in ((run_params, params), (run_tags, tags)):
+        if rows:
+            conn.execute(table.insert(), rows)
+    _insert_results(conn, metric_rows, fold_rows, artifact_rows)
+    for rec in chunk:  # the audit chain is sequential: one append per event, as the per-run path writes
+        _audit_start(conn, rec.start)
+        if rec.result is not None:
+            _audit_done(conn, rec.start.id, rec.result, actor=rec.start.actor, source=rec.start.source)
+        else:
+            audit.append(conn, actor=rec.start.actor, source=rec.start.source, action="run.failed",
+                         object_type="run", object_id=rec.start.id, payload={"error": (rec.error or "")[:500]})
+
+
+def record_runs_batch(store: Store, records: Sequence[RunRecord], *, chunk: int = 500) -> int:
+    """Write finished runs in transactions of ``chunk`` runs; returns how many were written.
+
+    One transaction per chunk amortises the commit (an fsync on SQLite) and the write lock
+    over hundreds of runs, while keeping each lock hold short enough that concurrent jobs
+    still get their turn. A chunk is all-or-nothing.
+    """
+    written = 0
+    for i in range(0, len(records), chunk):
+        part = records[i:i + chunk]
+        try:
+            with store.write() as conn:
+                _record_chunk(conn, part)
+        except sa.exc.IntegrityError as exc:
+            raise StoreError(f"cannot record runs {part[0].start.id}..{part[-1].start.id}: a run id already "
+                             f"exists or a value is invalid ({str(exc.orig).splitlines()[0]})") from exc
+        written += len(part)
+    return written
 
 
 def heartbeat(store: Store, run_id: str) -> None:
@@ -241,42 +370,56 @@ def get_run(store: Store, ref: str) -> dict:
     return row
 
 
-def _apply_filters(q, filters: dict[str, Any], since: float | None):
+def _apply_filters(q, table: sa.Table, filters: dict[str, Any] | None, since: float | None,
+                   allowed: tuple[str, ...]):
+    """Equality filters on ``table``'s columns (None values are no filter) and a start-time bound."""
     for key, value in (filters or {}).items():
         if value is None:
             continue
-        if key not in FILTERS:
-            raise ConfigError(f"unknown filter {key!r}: expected one of {', '.join(FILTERS)}")
-        q = q.where(runs.c[key] == value)
+        if key not in allowed:
+            raise ConfigError(f"unknown filter field {key!r}: expected one of {', '.join(allowed)}")
+        q = q.where(table.c[key] == value)
     if since is not None:
-        q = q.where(runs.c.started_at >= since)
+        q = q.where(table.c.started_at >= since)
     return q
 
 
-LIST_COLUMNS = ("id", "experiment", "status", "dataset", "model", "sweep_id", "started_at", "duration_s",
-                "primary_metric", "primary_value", "actor", "source", "error")
+def _check_page(page: int, page_size: int) -> None:
+    if page < 1 or page_size < 1:
+        raise ConfigError(f"page and page size must be >= 1 (got page={page}, page_size={page_size})")
+
+
+LIST_COLUMNS = ("id", "experiment", "status", "dataset", "model", "sweep_id", "job_num", "started_at",
+                "duration_s", "primary_metric", "primary_value", "actor", "source", "error")
+# newest first; the id breaks ties so the order is total and pages never overlap or skip
+NEWEST_FIRST = (runs.c.started_at.desc(), runs.c.id.desc())
+
+
+def _list_query(filters: dict[str, Any] | None, since: float | None):
+    q = sa.select(*[runs.c[c] for c in LIST_COLUMNS]).order_by(*NEWEST_FIRST)
+    return _apply_filters(q, runs, filters, since, LIST_FILTERS)
 
 
 def list_runs(store: Store, *, filters: dict[str, Any] | None = None, since: float | None = None,
               page: int = 1, page_size: int = 20) -> list[dict]:
     """Newest first; page 1 is the newest ``page_size`` runs. A page past the end is empty."""
-    if page < 1 or page_size < 1:
-        raise ConfigError(f"page and page size must be >= 1 (got page={page}, page_size={page_size})")
-    q = sa.select(*[runs.c[c] for c in LIST_COLUMNS]).order_by(runs.c.started_at.desc(), runs.c.id.desc())
-    q = _apply_filters(q, filters or {}, since).limit(page_size).offset((page - 1) * page_size)
+    _check_page(page, page_size)
+    q = _list_query(filters, since).limit(page_size).offset((page - 1) * page_size)
     with store.read() as conn:
         return [dict(r._mapping) for r in conn.execute(q)]
 
 
 def iter_runs(store: Store, *, filters: dict[str, Any] | None = None, since: float | None = None,
               batch: int = 1000) -> Iterable[dict]:
-    """Every matching run, newest first, fetched in batches (keyset paging) for streaming output."""
+    """Every matching run, newest first, fetched in batches (keyset paging) for streaming output.
+
+    Each batch starts after the last (started_at, id) seen rather than at an offset, so a
+    run recorded while the stream is being read never shifts a row into a second batch.
+    """
+    base = _list_query(filters, since)
     last: tuple[float, str] | None = None
     while True:
-        q = sa.select(*[runs.c[c] for c in LIST_COLUMNS]).order_by(runs.c.started_at.desc(), runs.c.id.desc())
-        q = _apply_filters(q, filters or {}, since)
-        if last is not None:
-            q = q.where(sa.tuple_(runs.c.started_at, runs.c.id) < sa.tuple_(*last))
+        q = base if last is None else base.where(sa.tuple_(runs.c.started_at, runs.c.id) < sa.tuple_(*last))
         with store.read() as conn:
             rows = [dict(r._mapping) for r in conn.execute(q.limit(batch))]
         yield from rows
@@ -287,25 +430,29 @@ def iter_runs(store: Store, *, filters: dict[str, Any] | None = None, since: flo
 
 def leaderboard(store: Store, *, metric: str, stage: str = "cv", filters: dict[str, Any] | None = None,
                 since: float | None = None, top: int = 10, offset: int = 0) -> list[dict]:
-    """Runs ranked by one metric in its own direction; ties broken by earlier run, then id."""
+    """Runs ranked by one metric in its own direction; ties broken by earlier run, then id.
+
+    Filters and ordering use run_metrics' own columns (copies of the run's), so the database
+    walks one ranking index and stops after ``top`` rows; ``runs`` is joined only for them.
+    """
     from mlplat.evaluation.metrics import get_metric
 
     m = get_metric(metric)
+    rm = run_metrics
     holdout = run_metrics.alias("h")
-    order = run_metrics.c.value.desc() if m.greater_is_better else run_metrics.c.value.asc()
+    order = rm.c.value.desc() if m.greater_is_better else rm.c.value.asc()
     q = (
         sa.select(runs.c.id, runs.c.experiment, runs.c.dataset, runs.c.model, runs.c.features, runs.c.sweep_id,
                   runs.c.status, runs.c.started_at, runs.c.fit_time_s, runs.c.duration_s,
-                  run_metrics.c.value.label("value"), run_metrics.c.std.label("std"),
-                  holdout.c.value.label("holdout"))
-        .select_from(run_metrics.join(runs, runs.c.id == run_metrics.c.run_id)
-                     .outerjoin(holdout, sa.and_(holdout.c.run_id == run_metrics.c.run_id,
-                                                 holdout.c.name == run_metrics.c.name, holdout.c.stage == "holdout")))
-        .where(run_metrics.c.name == metric, run_metrics.c.stage == stage, run_metrics.c.value.is_not(None))
-        .order_by(order, runs.c.started_at.asc(), runs.c.id.asc())
+                  rm.c.value.label("value"), rm.c.std.label("std"), holdout.c.value.label("holdout"))
+        .select_from(rm.join(runs, runs.c.id == rm.c.run_id)
+                     .outerjoin(holdout, sa.and_(holdout.c.run_id == rm.c.run_id,
+                                                 holdout.c.name == rm.c.name, holdout.c.stage == "holdout")))
+        .where(rm.c.name == metric, rm.c.stage == stage, rm.c.value.is_not(None))
+        .order_by(order, rm.c.started_at.asc(), rm.c.run_id.asc())
         .limit(top).offset(offset)
     )
-    q = _apply_filters(q, filters or {}, since)
+    q = _apply_filters(q, rm, filters, since, LEADERBOARD_FILTERS)
     with store.read() as conn:
         rows = [dict(r._mapping) for r in conn.execute(q)]
     for i, r in enumerate(rows, start=offset + 1):
@@ -319,14 +466,25 @@ def get_sweep(store: Store, sweep_id: str) -> dict:
     with store.read() as conn:
         row = conn.execute(sa.select(sweeps).where(sweeps.c.id == sweep_id)).first()
         if row is None:
-            row = conn.execute(sa.select(sweeps).where(sweeps.c.id.like(f"{sweep_id}%")).limit(2)).all()
-            if len(row) != 1:
+            found = conn.execute(sa.select(sweeps).where(sweeps.c.id.like(f"{sweep_id}%")).limit(2)).all()
+            if len(found) != 1:
                 raise NotFound(f"sweep {sweep_id!r} not found; see `mlplat sweeps list`")
-            row = row[0]
+            row = found[0]
         return dict(row._mapping)
 
 
+def sweep_trials(store: Store, sweep_id: str, *, page: int = 1, page_size: int = 100) -> list[dict]:
+    """A sweep's trials in job order (nulls last on both databases), paginated."""
+    _check_page(page, page_size)
+    q = (sa.select(*[runs.c[c] for c in LIST_COLUMNS]).where(runs.c.sweep_id == sweep_id)
+         .order_by(sa.nulls_last(runs.c.job_num.asc()), runs.c.id.asc())
+         .limit(page_size).offset((page - 1) * page_size))
+    with store.read() as conn:
+        return [dict(r._mapping) for r in conn.execute(q)]
+
+
 def list_sweeps(store: Store, *, page: int = 1, page_size: int = 20) -> list[dict]:
+    _check_page(page, page_size)
     q = sa.select(sweeps).order_by(sweeps.c.started_at.desc(), sweeps.c.id.desc()).limit(page_size).offset(
         (page - 1) * page_size)
     with store.read() as conn:

@@ -1,9 +1,18 @@
 """Tables of the run store (SQLAlchemy Core).
 
-Designed for the queries users make: the leaderboard ranks one metric's aggregate with an
-index on (name, stage, value) so the database, not Python, sorts; listings page over
-(started_at) indexes; a sweep's trials come from an index on sweep_id. Times are epoch
-seconds (float) so SQLite and PostgreSQL compare and index them the same way.
+Designed for the queries users make (migration 0002_store_scale):
+
+- the leaderboard ranks one metric's aggregate. ``run_metrics`` carries copies of its run's
+  filter columns (experiment, sweep, dataset, model, status, started_at), so a filtered
+  top-k is one index range scan in value order that stops after k rows: no join with
+  ``runs`` per candidate and no sort of every matching run. The copies are written with the
+  metrics and kept in step by every status change in ``mlplat.tracking.runs``.
+- listings page over (filter, started_at, id) indexes, so "newest first" with the id as
+  tie-break is read in index order, never sorted.
+- a sweep's trials come from (sweep_id, job_num); lineage lookups ("which runs used this
+  data / this config") from dataset_fingerprint and config_hash indexes.
+
+Times are epoch seconds (float) so SQLite and PostgreSQL compare and index them the same way.
 Other domains (registry, monitoring, ...) add their tables to the same ``metadata`` in
 their own modules and their own Alembic revisions.
 """
@@ -46,6 +55,20 @@ sweeps = sa.Table(
     sa.Index("ix_sweeps_started", "started_at"),
 )
 
+# (name, columns) of the runs indexes; 0002_store_scale creates the ones 0001 lacked
+RUN_INDEX_COLUMNS: dict[str, tuple[str, ...]] = {
+    "ix_runs_started_id": ("started_at", "id"),
+    "ix_runs_status_started_id": ("status", "started_at", "id"),
+    "ix_runs_experiment_started_id": ("experiment", "started_at", "id"),
+    "ix_runs_dataset_started_id": ("dataset", "started_at", "id"),
+    "ix_runs_model_started_id": ("model", "started_at", "id"),
+    "ix_runs_sweep": ("sweep_id", "job_num"),
+    "ix_runs_invocation": ("invocation_id",),
+    "ix_runs_fingerprint": ("dataset_fingerprint",),
+    "ix_runs_config_hash": ("config_hash",),
+}
+RUN_INDEXES = [sa.Index(name, *cols) for name, cols in RUN_INDEX_COLUMNS.items()]
+
 runs = sa.Table(
     "runs",
     metadata,
@@ -80,14 +103,21 @@ runs = sa.Table(
     sa.Column("package_versions", sa.Text),
     sa.Column("artifact_dir", sa.Text),
     sa.Column("error", sa.Text),
-    sa.Index("ix_runs_started", "started_at"),
-    sa.Index("ix_runs_status_started", "status", "started_at"),
-    sa.Index("ix_runs_experiment_started", "experiment", "started_at"),
-    sa.Index("ix_runs_sweep", "sweep_id", "job_num"),
-    sa.Index("ix_runs_invocation", "invocation_id"),
-    sa.Index("ix_runs_dataset", "dataset"),
-    sa.Index("ix_runs_model", "model"),
+    *RUN_INDEXES,
 )
+
+# one ranking index per leaderboard filter with an equality test; the value comes last so
+# the scan is already in rank order
+METRIC_INDEX_COLUMNS: dict[str, tuple[str, ...]] = {
+    "ix_run_metrics_rank": ("name", "stage", "value"),
+    "ix_run_metrics_dataset_rank": ("name", "stage", "dataset", "value"),
+    "ix_run_metrics_model_rank": ("name", "stage", "model", "value"),
+    "ix_run_metrics_experiment_rank": ("name", "stage", "experiment", "value"),
+    "ix_run_metrics_sweep_rank": ("name", "stage", "sweep_id", "value"),
+}
+METRIC_INDEXES = [sa.Index(name, *cols) for name, cols in METRIC_INDEX_COLUMNS.items()]
+# the run columns copied into run_metrics
+METRIC_RUN_COLUMNS = ("experiment", "sweep_id", "dataset", "model", "status", "started_at")
 
 run_metrics = sa.Table(
     "run_metrics",
@@ -97,7 +127,14 @@ run_metrics = sa.Table(
     sa.Column("stage", sa.String(10), primary_key=True),  # cv (mean over folds) | holdout
     sa.Column("value", sa.Float),
     sa.Column("std", sa.Float),
-    sa.Index("ix_run_metrics_rank", "name", "stage", "value"),
+    # copies of the run's filter columns (see the module docstring)
+    sa.Column("experiment", sa.String(200)),
+    sa.Column("sweep_id", ID),
+    sa.Column("dataset", sa.String(200)),
+    sa.Column("model", sa.String(200)),
+    sa.Column("status", sa.String(20)),
+    sa.Column("started_at", sa.Float),
+    *METRIC_INDEXES,
 )
 
 run_fold_metrics = sa.Table(

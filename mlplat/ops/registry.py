@@ -1,0 +1,222 @@
+"""Operations on the model registry, promotions, approvals and the audit trail.
+
+Every rule (roles, four-eyes, gates, compare-and-set transitions) is enforced below this
+module's callers: the CLI passes the OS user, the Slack bot will pass Slack user ids, and
+both get the same answers. ``policy`` defaults to the composed ``registry`` config group;
+``store`` to the configured store. Each function returns plain data (dicts and lists).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from mlplat.errors import ConfigError, NotFound, RegistryError
+
+
+def actor_from_env() -> str:
+    """The acting user for CLI calls: MLPLAT_ACTOR (meant for tests and automation) or the OS user."""
+    from mlplat.ops.runs import os_user
+
+    return os.environ.get("MLPLAT_ACTOR") or os_user()
+
+
+def _store(store):
+    from mlplat.ops.runs import open_store
+
+    return store or open_store()
+
+
+def _policy(policy: dict | None) -> dict:
+    if policy is not None:
+        return policy
+    from mlplat.ops.runs import compose_plain
+
+    return compose_plain([])["registry"] or {}
+
+
+def register(run_id: str, name: str, *, actor: str, source: str, description: str | None = None,
+             tags: dict[str, str] | None = None, store=None) -> dict[str, Any]:
+    """Register the finished run ``run_id`` (or a unique prefix) as the next version of ``name``."""
+    from mlplat.registry import versions
+
+    return versions.register(_store(store), run_id, name, actor=actor, source=source, description=description,
+                             tags=tags)
+
+
+def register_best_of_sweep(sweep_id: str, name: str | None = None, *, actor: str, source: str, store=None,
+                           policy: dict | None = None) -> dict[str, Any] | None:
+    """Register a finished sweep's best run; ``name`` defaults to registry.auto_register.name.
+
+    Returns None when no name is given and auto-registration is disabled in config, so the
+    sweep runner can call it unconditionally.
+    """
+    from mlplat.tracking.runs import get_sweep
+
+    auto = _policy(policy).get("auto_register") or {}
+    if name is None:
+        if not auto.get("enabled"):
+            return None
+        name = auto.get("name")
+        if not name:
+            raise ConfigError("registry.auto_register.enabled is true but registry.auto_register.name is empty; "
+                              "set the model name in conf/registry")
+    store = _store(store)
+    sweep = get_sweep(store, sweep_id)
+    if not sweep.get("best_run_id"):
+        raise RegistryError(f"sweep {sweep['id']} has no best run yet (status {sweep['status']}); wait for it to "
+                            "finish with at least one successful trial")
+    return register(sweep["best_run_id"], name, actor=actor, source=source, store=store,
+                    description=f"best run of sweep {sweep['id']}", tags={"sweep_id": sweep["id"]})
+
+
+def list_models(*, store=None) -> list[dict[str, Any]]:
+    from mlplat.registry import versions
+
+    return versions.list_models(_store(store))
+
+
+def show_model(ref: str, *, at: float | None = None, store=None) -> dict[str, Any]:
+    """``name`` (model, its versions and aliases), ``name:3`` or ``name@alias`` (one version).
+
+    With ``at`` (epoch seconds) and an alias: the version the alias pointed at then.
+    """
+    from mlplat.registry import aliases, versions
+
+    store = _store(store)
+    r = versions.parse_ref(ref)
+    if at is not None:
+        if not r.alias:
+            raise RegistryError(f"--at needs an alias reference like {r.name}@production (got {ref!r})")
+        with store.read() as conn:
+            versions.resolve(conn, versions.Ref(r.name))
+            v = aliases.at(conn, r.name, r.alias, at)
+        if v is None:
+            raise NotFound(f"{r.name}@{r.alias} pointed at no version at that time (it was set later or never)")
+        r = versions.Ref(r.name, version=v)
+    if r.version is None and r.alias is None:
+        out = {"name": r.name, "versions": versions.list_versions(store, r.name)}
+        with store.read() as conn:
+            out["aliases"] = versions.aliases_of(conn, r.name)
+            out["alias_history"] = aliases.history(conn, r.name)
+        return out
+    return versions.get(store, r)
+
+
+def alias_history(name: str, alias: str | None = None, *, store=None) -> list[dict[str, Any]]:
+    from mlplat.registry import aliases, versions
+
+    with _store(store).read() as conn:
+        versions.resolve(conn, versions.Ref(versions.check_name(name)))
+        return aliases.history(conn, name, alias)
+
+
+def request_promotion(name: str, version: int, to: str, *, actor: str, source: str, store=None,
+                      policy: dict | None = None) -> dict[str, Any]:
+    """Evaluate the gates of alias ``to`` for ``name:version`` and open an approval request.
+
+    Refused (RegistryError naming each failed gate, audited) when a gate fails; applied at
+    once when the target needs no approvals.
+    """
+    from mlplat.registry import approvals, versions
+
+    return approvals.request(_store(store), _policy(policy), versions.Ref(versions.check_name(name),
+                                                                          version=int(version)),
+                             to, actor=actor, source=source)
+
+
+promote = request_promotion
+
+
+def approve(request_id: str, *, actor: str, source: str, comment: str | None = None, store=None,
+            policy: dict | None = None) -> dict[str, Any]:
+    from mlplat.registry import approvals
+
+    return approvals.approve(_store(store), _policy(policy), request_id.strip(), actor=actor, source=source,
+                             comment=comment)
+
+
+def reject(request_id: str, *, actor: str, source: str, reason: str, store=None,
+           policy: dict | None = None) -> dict[str, Any]:
+    from mlplat.registry import approvals
+
+    return approvals.reject(_store(store), _policy(policy), request_id.strip(), actor=actor, source=source,
+                            reason=reason)
+
+
+def list_approvals(*, actor: str, source: str, status: str | None = None, name: str | None = None,
+                   store=None) -> list[dict[str, Any]]:
+    """Requests, newest first; pending ones past their expiry are marked expired first (audited)."""
+    from mlplat.registry import approvals
+
+    store = _store(store)
+    approvals.expire_stale(store, actor=actor, source=source)
+    return approvals.list_requests(store, status=status, name=name)
+
+
+def show_approval(request_id: str, *, store=None) -> dict[str, Any]:
+    from mlplat.registry import approvals
+
+    with _store(store).read() as conn:
+        return approvals.get(conn, request_id.strip())
+
+
+def rollback(name: str, *, actor: str, source: str, alias: str = "production", to: int | None = None,
+             store=None, policy: dict | None = None) -> dict[str, Any]:
+    """Point ``alias`` back at the version it held before the current one (or ``to``, which it held once)."""
+    from mlplat.registry import aliases, versions
+    from mlplat.registry import policy as pol
+
+    policy = _policy(policy)
+    pol.require_role(policy, actor, policy.get("rollback_roles") or [], f"roll back {name}@{alias}")
+    store = _store(store)
+    with store.write() as conn:
+        versions.resolve(conn, versions.Ref(versions.check_name(name)))
+        if to is None:
+            cur, target = aliases.rollback_target(conn, name, alias)
+        else:
+            cur = aliases.current(conn, name, alias)
+            served = {h["version"] for h in aliases.history(conn, name, alias)}
+            if to not in served:
+                raise RegistryError(f"{name}@{alias} never pointed at version {to} (it held "
+                                    f"{', '.join(map(str, sorted(served))) or 'nothing'}); rollback only returns to "
+                                    "a version the alias served; promote other versions instead")
+            if cur == to:
+                raise RegistryError(f"{name}@{alias} already points at version {to}; nothing to do")
+            target = to
+        aliases.move(conn, name, alias, target, expected=cur, action="rollback", actor=actor, source=source)
+    return {"name": name, "alias": alias, "from_version": cur, "to_version": target}
+
+
+def audit_log(*, object_id: str | None = None, object_type: str | None = None, action: str | None = None,
+              limit: int = 50, store=None) -> list[dict[str, Any]]:
+    """Audit entries, newest first, filtered by action, object type and object: an exact id, or a
+    model name, which also matches its versions (``churn:3``) and aliases (``churn@production``)."""
+    import sqlalchemy as sa
+
+    from mlplat.tracking.schema import audit_log as t
+
+    q = sa.select(t).order_by(t.c.seq.desc()).limit(limit)
+    if object_id:
+        q = q.where(sa.or_(t.c.object_id == object_id, t.c.object_id.startswith(f"{object_id}:", autoescape=True),
+                           t.c.object_id.startswith(f"{object_id}@", autoescape=True)))
+    if object_type:
+        q = q.where(t.c.object_type == object_type)
+    if action:
+        q = q.where(t.c.action.startswith(action, autoescape=True))
+    with _store(store).read() as conn:
+        return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def audit_verify(*, store=None) -> dict[str, Any]:
+    """Walk the hash chain; ``ok`` False names the first entry that was edited, deleted or reordered."""
+    from mlplat.governance import audit
+
+    with _store(store).read() as conn:
+        v = audit.verify(conn)
+    return {"ok": v.ok, "entries": v.entries, "first_bad_seq": v.first_bad_seq, "reason": v.reason}
+
+
+__all__ = ["actor_from_env", "register", "register_best_of_sweep", "list_models", "show_model", "alias_history",
+           "request_promotion", "promote", "approve", "reject", "list_approvals", "show_approval", "rollback",
+           "audit_log", "audit_verify"]

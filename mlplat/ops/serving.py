@@ -1,0 +1,96 @@
+"""Operations of the serving layer: run the prediction service, predict files, read the prediction log.
+
+``serving`` defaults to the composed ``serving`` config group, ``store`` to the
+configured store. The served version always follows an alias, so what is served is
+decided by the registry's (approval-gated) operations, not here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _serving(serving: dict | None) -> dict:
+    if serving is not None:
+        return serving
+    from mlplat.ops.runs import compose_plain
+
+    return compose_plain([])["serving"]
+
+
+def _store(store):
+    from mlplat.ops.runs import open_store
+
+    return store or open_store()
+
+
+def serving_app(names: list[str], *, alias: str | None = None, store=None, serving: dict | None = None):
+    """The FastAPI app for ``names`` (checked to be registered); run it with any ASGI server."""
+    from mlplat.registry import versions
+    from mlplat.serving.app import create_app
+    from mlplat.serving.predlog import PredictionLog
+
+    serving, store = _serving(serving), _store(store)
+    with store.read() as conn:
+        for n in names:
+            versions.resolve(conn, versions.Ref(versions.check_name(n)))
+    plog = serving.get("prediction_log") or {}
+    log = PredictionLog(plog["dir"], queue_size=int(plog["queue_size"]), flush_interval_s=float(plog["flush_interval_s"]),
+                        batch_rows=int(plog["batch_rows"])) if plog.get("enabled", True) else None
+    return create_app(store, list(names), alias=alias or serving["alias"], poll_interval_s=float(serving["poll_interval_s"]),
+                      max_body_bytes=int(serving["max_body_bytes"]), max_rows=int(serving["max_rows"]),
+                      prediction_log=log)
+
+
+def serve(names: list[str], *, actor: str, source: str, alias: str | None = None, host: str | None = None,
+          port: int | None = None, store=None, serving: dict | None = None) -> dict[str, Any]:
+    """Serve ``names`` over HTTP until interrupted (blocks); the start and stop are audited."""
+    import uvicorn
+
+    from mlplat.governance import audit
+
+    serving, store = _serving(serving), _store(store)
+    app = serving_app(names, alias=alias, store=store, serving=serving)
+    host, port = host or serving["host"], int(port if port is not None else serving["port"])
+    alias = alias or serving["alias"]
+    with store.write() as conn:
+        for n in names:
+            audit.append(conn, actor=actor, source=source, action="serve.start", object_type="alias",
+                         object_id=f"{n}@{alias}", payload={"host": host, "port": port})
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    return {"models": names, "alias": alias, "host": host, "port": port}
+
+
+def predict_batch(ref: str, input_path: str, output_path: str, *, actor: str, source: str,
+                  chunk_rows: int | None = None, store=None, serving: dict | None = None) -> dict[str, Any]:
+    """Score a CSV/Parquet file with ``ref`` (``name`` = its production alias, ``name@alias`` or ``name:3``)."""
+    from mlplat.governance import audit
+    from mlplat.registry import versions
+    from mlplat.serving.batch import predict_file
+    from mlplat.serving.holder import load_version
+
+    serving, store = _serving(serving), _store(store)
+    r = versions.parse_ref(ref)
+    if r.version is None and r.alias is None:
+        r = versions.Ref(r.name, alias=serving["alias"])
+    with store.read() as conn:
+        version = versions.resolve(conn, r)["version"]
+    loaded = load_version(store, r.name, version)
+    result = predict_file(loaded, input_path, output_path,
+                          chunk_rows=int(chunk_rows or serving["batch"]["chunk_rows"]))
+    result.update(model=r.name, version=version)
+    with store.write() as conn:
+        audit.append(conn, actor=actor, source=source, action="predict.batch", object_type="model",
+                     object_id=f"{r.name}:{version}", payload={"input": str(input_path), "output": str(output_path),
+                                                               "rows": result["rows"]})
+    return result
+
+
+def read_prediction_log(name: str, since: float | None = None, *, root: str | None = None):
+    """Logged predictions of ``name`` (pandas DataFrame, see mlplat.serving.predlog for the columns)."""
+    from mlplat.serving.predlog import read_prediction_log as read
+
+    return read(name, since, root=root)
+
+
+__all__ = ["serving_app", "serve", "predict_batch", "read_prediction_log"]

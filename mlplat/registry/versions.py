@@ -1,0 +1,176 @@
+"""Model versions: created from finished runs, read by reference (``name``, ``name:3``, ``name@alias``).
+
+A version copies what a promotion or the prediction service needs from its run (signature,
+metrics, lineage, the model artifact's path and sha256) so later reads do not depend on
+the run's config layout, and the service can verify the bytes before it unpickles them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from mlplat.errors import NotFound, RegistryError
+from mlplat.governance import audit
+from mlplat.registry.schema import model_aliases, model_versions, registered_models
+from mlplat.tracking.store import Store, now
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+ALIAS_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,99}$")
+JSON_COLUMNS = ("tags", "metrics", "signature")
+
+
+@dataclass(frozen=True)
+class Ref:
+    name: str
+    version: int | None = None
+    alias: str | None = None
+
+    def __str__(self) -> str:
+        if self.version is not None:
+            return f"{self.name}:{self.version}"
+        return f"{self.name}@{self.alias}" if self.alias else self.name
+
+
+def check_name(name: str) -> str:
+    if not NAME_RE.match(name or ""):
+        raise RegistryError(f"model name {name!r} is not allowed: use letters, digits, '_', '.', '-' "
+                            "(up to 100, starting with a letter or digit), e.g. churn")
+    return name
+
+
+def check_alias(alias: str) -> str:
+    if not ALIAS_RE.match(alias or ""):
+        raise RegistryError(f"alias {alias!r} is not allowed: use letters, digits, '_', '-' starting with a "
+                            "letter, e.g. production")
+    return alias
+
+
+def parse_ref(text: str) -> Ref:
+    """'churn' (latest), 'churn:3' (version 3) or 'churn@production' (what the alias points at)."""
+    text = (text or "").strip()
+    if "@" in text:
+        name, alias = text.split("@", 1)
+        return Ref(check_name(name), alias=check_alias(alias))
+    if ":" in text:
+        name, version = text.split(":", 1)
+        if not version.isdigit() or int(version) < 1:
+            raise RegistryError(f"version {version!r} in {text!r} is not a version number: use e.g. {name}:3")
+        return Ref(check_name(name), version=int(version))
+    return Ref(check_name(text))
+
+
+def _decode(row: sa.Row) -> dict[str, Any]:
+    out = dict(row._mapping)
+    for key in JSON_COLUMNS:
+        out[key] = json.loads(out[key]) if out.get(key) else {}
+    return out
+
+
+def resolve(conn: sa.Connection, ref: Ref) -> dict[str, Any]:
+    """The version a reference names; NotFound with the fix when it names nothing."""
+    if not conn.execute(sa.select(registered_models.c.name).where(registered_models.c.name == ref.name)).first():
+        raise NotFound(f"model {ref.name!r} is not registered; see `mlplat models list` or register a run with "
+                       f"`mlplat models register <run id> --name {ref.name}`")
+    version = ref.version
+    if ref.alias:
+        version = conn.execute(sa.select(model_aliases.c.version).where(
+            model_aliases.c.name == ref.name, model_aliases.c.alias == ref.alias)).scalar()
+        if version is None:
+            raise NotFound(f"model {ref.name!r} has no alias {ref.alias!r}; promote a version to it with "
+                           f"`mlplat models promote {ref.name} <version> --to {ref.alias}`")
+    q = sa.select(model_versions).where(model_versions.c.name == ref.name)
+    q = q.where(model_versions.c.version == version) if version is not None else \
+        q.order_by(model_versions.c.version.desc()).limit(1)
+    row = conn.execute(q).first()
+    if row is None:
+        raise NotFound(f"model {ref.name!r} has no version {version}; see `mlplat models show {ref.name}`")
+    return _decode(row)
+
+
+def aliases_of(conn: sa.Connection, name: str) -> dict[str, int]:
+    return {a.alias: a.version for a in conn.execute(
+        sa.select(model_aliases.c.alias, model_aliases.c.version).where(model_aliases.c.name == name))}
+
+
+def register(store: Store, run_ref: str, name: str, *, actor: str, source: str, description: str | None = None,
+             tags: dict[str, str] | None = None) -> dict[str, Any]:
+    """A new version of ``name`` from a finished run; versions count up from 1 per name."""
+    from mlplat.tracking import artifacts as art
+    from mlplat.tracking.runs import get_run
+
+    check_name(name)
+    run = get_run(store, run_ref)
+    if run["status"] != "done":
+        raise RegistryError(f"run {run['id']} is {run['status']}, not done: only a finished run has a model to "
+                            "register; pick one from `mlplat runs list --status done`")
+    arts = {a["name"]: a for a in run["artifacts"] if not a.get("pruned_at")}
+    for needed in ("model.joblib", "signature.json"):
+        if needed not in arts:
+            raise RegistryError(f"run {run['id']} has no {needed} artifact (pruned?); re-run the experiment "
+                                "and register the new run")
+    signature = json.loads(art.read_verified(arts["signature.json"]["path"], arts["signature.json"]["sha256"]))
+    cfg = run.get("config") or {}
+    evaluation = cfg.get("evaluation") or {}
+    row = {
+        "name": name, "run_id": run["id"], "created_at": now(), "actor": actor, "source": source,
+        "description": description, "tags": json.dumps(dict(tags or {}), sort_keys=True),
+        "task": run["task"], "primary_metric": run["primary_metric"],
+        "metrics": json.dumps({"cv": {k: v["value"] for k, v in run["metrics"].get("cv", {}).items()},
+                               "holdout": dict(run["metrics"].get("holdout", {}))}, sort_keys=True),
+        "signature": json.dumps(signature, sort_keys=True), "dataset": run["dataset"],
+        "dataset_fingerprint": run["dataset_fingerprint"], "config_hash": run["config_hash"],
+        "code_version": run["code_version"], "seed": cfg.get("seed"), "test_size": evaluation.get("test_size"),
+        "model_path": arts["model.joblib"]["path"], "model_sha256": arts["model.joblib"]["sha256"],
+    }
+    with store.write() as conn:
+        _ensure_model(conn, name)
+        # the UPDATE takes the row's write lock, so two registrations never get the same number
+        conn.execute(registered_models.update().where(registered_models.c.name == name)
+                     .values(latest_version=registered_models.c.latest_version + 1))
+        version = conn.execute(sa.select(registered_models.c.latest_version)
+                               .where(registered_models.c.name == name)).scalar_one()
+        conn.execute(model_versions.insert().values(version=version, **row))
+        audit.append(conn, actor=actor, source=source, action="model.register", object_type="model",
+                     object_id=f"{name}:{version}",
+                     payload={"run_id": run["id"], "model_sha256": row["model_sha256"],
+                              "dataset_fingerprint": row["dataset_fingerprint"], "config_hash": row["config_hash"],
+                              "code_version": row["code_version"], "tags": tags or {}})
+        return resolve(conn, Ref(name, version=version))
+
+
+def _ensure_model(conn: sa.Connection, name: str) -> None:
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    conn.execute(insert(registered_models).values(name=name, created_at=now(), latest_version=0)
+                 .on_conflict_do_nothing())
+
+
+def list_models(store: Store) -> list[dict[str, Any]]:
+    with store.read() as conn:
+        models = [dict(r._mapping) for r in conn.execute(sa.select(registered_models).order_by(registered_models.c.name))]
+        for m in models:
+            m["aliases"] = aliases_of(conn, m["name"])
+    return models
+
+
+def list_versions(store: Store, name: str) -> list[dict[str, Any]]:
+    with store.read() as conn:
+        resolve(conn, Ref(check_name(name)))
+        rows = conn.execute(sa.select(model_versions).where(model_versions.c.name == name)
+                            .order_by(model_versions.c.version.desc())).all()
+        return [_decode(r) for r in rows]
+
+
+def get(store: Store, ref: Ref) -> dict[str, Any]:
+    with store.read() as conn:
+        row = resolve(conn, ref)
+        aliases = aliases_of(conn, ref.name)
+    row["aliases"] = sorted(a for a, v in aliases.items() if v == row["version"])
+    return row

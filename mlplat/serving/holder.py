@@ -1,0 +1,123 @@
+"""The version a service serves: loaded verified, swapped atomically when the alias moves.
+
+A request reads ``holder.current`` once and uses that immutable ``Loaded`` to the end, so a
+switch (one reference assignment, atomic under the GIL) never mixes versions or fails a
+request. The poller loads the new version completely (sha256 check, unpickle) before swapping; if that fails the old version keeps serving and the error is
+shown on ``GET /v1/models/{name}`` and counted in /metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mlplat.serving.signature import Spec
+
+log = logging.getLogger("mlplat.serving")
+RETRY_FAILED_S = 10.0
+
+
+@dataclass(frozen=True)
+class Loaded:
+    name: str
+    version: int
+    model: Any
+    spec: Spec
+    signature: dict[str, Any]
+    classes: list[Any] | None
+    run_id: str
+    sha256: str
+    loaded_at: float
+
+    def predict(self, X) -> tuple[list[Any], list[list[float]] | None]:
+        """Labels (or values) and, for classifiers, class probabilities, in one pass over the pipeline."""
+        if self.classes is not None and hasattr(self.model, "predict_proba"):
+            proba = self.model.predict_proba(X)
+            labels = np.asarray(self.model.classes_)[proba.argmax(axis=1)]
+            return labels.tolist(), proba.tolist()
+        return np.asarray(self.model.predict(X)).tolist(), None
+
+
+def load_version(store, name: str, version: int) -> Loaded:
+    """Read the version row, verify the model artifact's sha256, unpickle it."""
+    from mlplat.registry import versions
+    from mlplat.tracking.artifacts import load_pickle_verified
+
+    with store.read() as conn:
+        row = versions.resolve(conn, versions.Ref(name, version=version))
+    model = load_pickle_verified(row["model_path"], row["model_sha256"])
+    signature = row["signature"]
+    classes = (signature.get("output") or {}).get("classes")
+    return Loaded(name, version, model, Spec.from_signature(signature), signature, classes, row["run_id"],
+                  row["model_sha256"], time.time())
+
+
+@dataclass
+class Holder:
+    store: Any
+    name: str
+    alias: str
+    current: Loaded | None = None
+    error: str | None = None
+    _failed: tuple[int, float] | None = field(default=None, repr=False)
+    on_load_failure: Any = None  # callable(name) for the metrics counter
+
+    def target_version(self) -> int | None:
+        from mlplat.registry import aliases
+
+        with self.store.read() as conn:
+            return aliases.current(conn, self.name, self.alias)
+
+    def refresh(self) -> bool:
+        """Follow the alias once; True when the served version changed."""
+        from mlplat.errors import MlplatError
+
+        try:
+            want = self.target_version()
+        except MlplatError as exc:  # store briefly unreachable: keep serving what we have
+            self.error = str(exc)
+            return False
+        if want is None:
+            self.error = f"{self.name}@{self.alias} is not set; promote a version to it"
+            return False
+        if self.current is not None and self.current.version == want:
+            return False
+        if self._failed and self._failed[0] == want and time.time() - self._failed[1] < RETRY_FAILED_S:
+            return False
+        try:
+            loaded = load_version(self.store, self.name, want)
+        except Exception as exc:  # any load failure must leave the last good version serving
+            self._failed = (want, time.time())
+            self.error = f"version {want} not loaded: {exc}"
+            log.error("%s@%s: %s", self.name, self.alias, self.error)
+            if self.on_load_failure:
+                self.on_load_failure(self.name)
+            return False
+        previous = self.current.version if self.current else None
+        self.current = loaded
+        self.error = None
+        self._failed = None
+        log.warning("%s@%s now serves version %s (was %s)", self.name, self.alias, want, previous)
+        return True
+
+
+class Poller(threading.Thread):
+    """Refresh every holder every ``interval`` seconds until stopped."""
+
+    def __init__(self, holders: list[Holder], interval: float):
+        super().__init__(name="mlplat-alias-poller", daemon=True)
+        self.holders, self.interval = holders, interval
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.interval):
+            for h in self.holders:
+                h.refresh()
+
+    def stop(self) -> None:
+        self._stop_event.set()

@@ -1,0 +1,163 @@
+"""The prediction log: every served prediction, written off the request path as Parquet.
+
+Layout (read by monitoring through ``read_prediction_log``)::
+
+    <serving.prediction_log.dir>/<model>/part-<first ts ms>-<last ts ms>-<uuid>.parquet
+
+one row per predicted row with columns ``ts`` (epoch seconds), ``request_id``, ``row``
+(index within the request), ``model``, ``version``, ``latency_ms`` (whole request),
+``input.<feature>`` for every input, ``prediction`` and, for classifiers,
+``proba.<class>``. Files appear atomically (temp name, then rename), and the time range
+in the name lets a reader skip files older than ``since`` without opening them.
+
+Requests put one item on an in-memory deque and return; a writer thread flushes every
+``flush_interval_s`` or ``batch_rows``. Memory is bounded: past ``queue_size`` pending
+rows new items are dropped and counted (``dropped``), never blocking a request.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+log = logging.getLogger("mlplat.serving.predlog")
+
+
+class PredictionLog:
+    def __init__(self, root: str | Path, *, queue_size: int = 100000, flush_interval_s: float = 1.0,
+                 batch_rows: int = 5000):
+        self.root = Path(root)
+        self.queue_size, self.flush_interval_s, self.batch_rows = queue_size, flush_interval_s, batch_rows
+        self._items: collections.deque = collections.deque()
+        self._pending = 0
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self.dropped = 0
+        self.written = 0
+        self._thread = threading.Thread(target=self._run, name="mlplat-prediction-log", daemon=True)
+
+    def start(self) -> PredictionLog:
+        self._thread.start()
+        return self
+
+    def append(self, *, ts: float, request_id: str, model: str, version: int, latency_ms: float,
+               inputs: pd.DataFrame, predictions: list[Any], proba: list[list[float]] | None,
+               classes: list[Any] | None) -> bool:
+        """Queue one request's rows; False (and counted) when the queue is full."""
+        n = len(inputs)
+        with self._lock:
+            if self._pending + n > self.queue_size:
+                self.dropped += n
+                return False
+            self._pending += n
+            self._items.append((ts, request_id, model, version, latency_ms, inputs, predictions, proba, classes))
+        if self._pending >= self.batch_rows:
+            self._wake.set()
+        return True
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.flush_interval_s)
+            self._wake.clear()
+            self.flush()
+        self.flush()
+
+    def flush(self) -> int:
+        with self._lock:
+            items, self._items = list(self._items), collections.deque()
+            self._pending = 0
+        if not items:
+            return 0
+        by_model: dict[str, list] = collections.defaultdict(list)
+        for it in items:
+            by_model[it[2]].append(it)
+        n = 0
+        for model, its in by_model.items():
+            try:
+                n += self._write(model, its)
+            except Exception as exc:  # a full disk must not take the service down; rows are lost, say so
+                self.dropped += sum(len(i[5]) for i in its)
+                log.error("prediction log for %s not written: %s", model, exc)
+        self.written += n
+        return n
+
+    def _write(self, model: str, items: list) -> int:
+        frames = []
+        for ts, rid, name, version, latency, inputs, preds, proba, classes in items:
+            k = len(inputs)
+            f = inputs.reset_index(drop=True).add_prefix("input.")
+            f.insert(0, "latency_ms", latency)
+            f.insert(0, "version", version)
+            f.insert(0, "model", name)
+            f.insert(0, "row", range(k))
+            f.insert(0, "request_id", rid)
+            f.insert(0, "ts", ts)
+            f["prediction"] = preds
+            if proba is not None and classes is not None:
+                for j, c in enumerate(classes):
+                    f[f"proba.{c}"] = [p[j] for p in proba]
+            frames.append(f)
+        df = pd.concat(frames, ignore_index=True)
+        # mixed-type object columns (a feature that is null in some rows) need one Parquet type
+        for c in df.columns:
+            if df[c].dtype == object:
+                df[c] = df[c].astype("string")
+        directory = self.root / model
+        directory.mkdir(parents=True, exist_ok=True)
+        first, last = int(df["ts"].min() * 1000), int(df["ts"].max() * 1000)
+        final = directory / f"part-{first:013d}-{last:013d}-{uuid.uuid4().hex[:8]}.parquet"
+        tmp = directory / f".{final.name}.tmp"
+        df.to_parquet(tmp, index=False)
+        os.replace(tmp, final)
+        return len(df)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+
+def read_prediction_log(name: str, since: float | None = None, *, root: str | Path | None = None) -> pd.DataFrame:
+    """Every logged prediction of model ``name`` with ``ts >= since``, oldest first (empty frame if none).
+
+    ``root`` defaults to serving.prediction_log.dir of the composed config.
+    """
+    if root is None:
+        from mlplat.ops.runs import compose_plain
+
+        root = compose_plain([])["serving"]["prediction_log"]["dir"]
+    directory = Path(root) / name
+    files = []
+    for p in sorted(directory.glob("part-*.parquet")) if directory.is_dir() else []:
+        try:
+            last_ms = int(p.name.split("-")[2])
+        except (IndexError, ValueError):
+            continue
+        if since is None or last_ms >= int(since * 1000) - 1:
+            files.append(p)
+    if not files:
+        return pd.DataFrame(columns=["ts", "request_id", "row", "model", "version", "latency_ms", "prediction"])
+    df = pd.concat([pd.read_parquet(p) for p in files], ignore_index=True)
+    if since is not None:
+        df = df[df["ts"] >= since]
+    return df.sort_values(["ts", "request_id", "row"], kind="stable").reset_index(drop=True)
+
+
+def wait_for_rows(name: str, n: int, *, root: str | Path, timeout: float = 10.0) -> pd.DataFrame:
+    """Poll until at least ``n`` rows are logged (for tests and the benchmark)."""
+    deadline = time.time() + timeout
+    while True:
+        df = read_prediction_log(name, root=root)
+        if len(df) >= n or time.time() > deadline:
+            return df
+        time.sleep(0.1)
