@@ -222,7 +222,7 @@ def _extra_artifacts(run_dir: Path, X_train: pd.DataFrame, model, dataset: dict,
     except Exception as exc:  # a missing profile disables drift checks for this run, not the run itself
         log.warning("reference profile not computed: %s", one_line(exc))
         return []
-    return [art.write_json(run_dir, "profile.json", profile)]
+    return [art.write_json(run_dir, "profile.json", profile, compact=True)]
 
 
 def one_line(exc: BaseException) -> str:

@@ -50,32 +50,52 @@ def _default_tracking() -> dict:
     return default_tracking(conf_dir()) or compose_plain([])["tracking"]
 
 
-def _expand(overrides: list[str]) -> list[list[str]]:
-    """Override lists that together touch every value of every discrete sweep (linear, not the product)."""
+def _parse(overrides: list[str]):
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     try:
-        parsed = OverridesParser.create().parse_overrides(overrides)
+        return OverridesParser.create().parse_overrides(overrides)
     except Exception as exc:
         raise ConfigError(f"malformed override: {str(exc).strip().splitlines()[0]}") from exc
+
+
+def _is_group(key: str) -> bool:
+    from mlplat.config.compose import conf_dir
+
+    return "." not in key and (conf_dir() / key.lstrip("+~")).is_dir()
+
+
+def _expand(overrides: list[str]) -> tuple[list[list[str]], list[tuple[str, list[Any]]]]:
+    """Which configs a command line will run, checked linearly (not the full product).
+
+    Returns override lists to compose (one per alternative group choice) and, for value
+    sweeps such as ``model.params.n_estimators=100,200``, the key and its typed values to
+    apply to an already composed config (composing once per value would cost a Hydra
+    composition each).
+    """
     base: list[str] = []
-    choices: list[tuple[int, list[str]]] = []
-    for o in parsed:
+    group_choices: list[tuple[int, list[str]]] = []
+    value_sweeps: list[tuple[str, list[Any]]] = []
+    for o in _parse(overrides):
         if o.is_hydra_override():
             continue  # checked by Hydra itself (launcher/sweeper options)
         key = o.get_key_element()
         if o.is_sweep_override():
-            if o.is_discrete_sweep() and o.value_type.name != "GLOB_CHOICE_SWEEP":
-                values = list(o.sweep_string_iterator())
-                base.append(f"{key}={values[0]}")
-                choices.append((len(base) - 1, [f"{key}={v}" for v in values]))
-            continue  # interval sweeps are a sweeper's search space, not a value
+            if not o.is_discrete_sweep() or o.value_type.name == "GLOB_CHOICE_SWEEP":
+                continue  # interval sweeps are a sweeper's search space, not a value
+            strings = list(o.sweep_string_iterator())
+            base.append(f"{key}={strings[0]}")
+            if _is_group(key):
+                group_choices.append((len(base) - 1, [f"{key}={v}" for v in strings]))
+            else:
+                value_sweeps.append((key.lstrip("+"), list(o.sweep_iterator())))
+            continue
         base.append(o.input_line or f"{key}={o.get_value_element_as_str()}")
     combos = [base]
-    for idx, alternatives in choices:
+    for idx, alternatives in group_choices:
         for alt in alternatives[1:]:
             combos.append([*base[:idx], alt, *base[idx + 1:]])
-    return combos
+    return combos, value_sweeps
 
 
 def check_config(plain: dict) -> None:
@@ -103,13 +123,28 @@ def check_train_overrides(overrides: list[str]) -> dict:
     Returns the first job's resolved config; also opens (and migrates) its store so an
     unreachable store fails here, once, instead of in every job.
     """
+    from omegaconf import OmegaConf
+
+    from mlplat.config.compose import compose, to_plain, translate
+
+    combos, value_sweeps = _expand(overrides)
     first = None
-    for combo in _expand(overrides):
-        plain = compose_plain(combo)
+    for combo in combos:
+        cfg = compose(combo)
+        plain = to_plain(cfg)
         check_config(plain)
         first = first or plain
+        for key, values in value_sweeps:
+            for value in values[1:]:
+                variant = cfg.copy()
+                try:
+                    OmegaConf.update(variant, key, value, merge=True)
+                except Exception as exc:
+                    raise translate(exc) from exc
+                check_config(to_plain(variant))
     assert first is not None
     open_store(first["tracking"])
+    os.environ["MLPLAT_PRECHECKED"] = "1"  # lets the sweeper skip composing every job twice
     return first
 
 

@@ -43,15 +43,19 @@ def write_bytes(directory: Path, name: str, data: bytes) -> Artifact:
     return Artifact(name, str(final), hashlib.sha256(data).hexdigest(), len(data))
 
 
-def write_json(directory: Path, name: str, obj: Any) -> Artifact:
-    return write_bytes(directory, name, json.dumps(obj, indent=2, sort_keys=True, default=str).encode())
+def write_json(directory: Path, name: str, obj: Any, *, compact: bool = False) -> Artifact:
+    """Pretty JSON for files people read; ``compact`` for large machine-read ones (profiles)."""
+    text = json.dumps(obj, separators=(",", ":"), default=str) if compact else \
+        json.dumps(obj, indent=2, sort_keys=True, default=str)
+    return write_bytes(directory, name, text.encode())
 
 
 def write_pickle(directory: Path, name: str, obj: Any) -> Artifact:
     import joblib
 
     buf = io.BytesIO()
-    joblib.dump(obj, buf, compress=3)
+    # uncompressed: compressing a forest costs more per run than the disk it saves
+    joblib.dump(obj, buf)
     return write_bytes(directory, name, buf.getvalue())
 
 

@@ -1,0 +1,89 @@
+"""Engine overhead: a 20-job `mlplat train -m` sweep vs the same 20 jobs in a bare scikit-learn loop.
+
+Both sides do the same work per job on the same data, folds and seeds: 3-fold stratified
+CV of (impute -> scale -> random forest) scored with accuracy, f1, roc_auc and log_loss,
+then a final fit on the training split scored on the holdout. One thread per estimator on
+both sides. The mlplat side is a real subprocess (start-up, config composition, store
+writes, artifacts, audit included); the bare side runs in this process after its imports.
+
+Run: python benchmarks/engine_overhead/run.py [--jobs 20] [--trees-from 60]
+Prints the per-job overhead in ms; the last line is the ratio mlplat / bare (target <= 1.10).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def bare_loop(tree_counts: list[int], seed: int = 42) -> float:
+    import numpy as np
+    from sklearn.base import clone
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
+    from sklearn.model_selection import StratifiedKFold, train_test_split
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = make_classification(n_samples=2000, n_features=20, n_informative=8, n_redundant=4, class_sep=0.8,
+                               random_state=0)
+    t0 = time.perf_counter()
+    for n in tree_counts:
+        X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.2, random_state=seed, stratify=y)
+        pipe = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(),
+                             RandomForestClassifier(n_estimators=n, max_features="sqrt", random_state=seed, n_jobs=1))
+
+        def score(est, Xs, ys):
+            proba = est.predict_proba(Xs)
+            pred = est.predict(Xs)
+            return (accuracy_score(ys, pred), f1_score(ys, pred), roc_auc_score(ys, proba[:, 1]), log_loss(ys, proba))
+
+        folds = [score(clone(pipe).fit(X_tr[a], y_tr[a]), X_tr[b], y_tr[b])
+                 for a, b in StratifiedKFold(3, shuffle=True, random_state=seed).split(X_tr, y_tr)]
+        np.mean(folds, axis=0)
+        score(clone(pipe).fit(X_tr, y_tr), X_te, y_te)
+    return time.perf_counter() - t0
+
+
+def mlplat_sweep(tree_counts: list[int]) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "mlplat.cli", "train", "-m", "dataset=synthetic", "model=random_forest",
+               "evaluation=fast", "runtime.threads=1", f"tracking.url=sqlite:///{tmp}/mlplat.db",
+               f"tracking.artifacts={tmp}/artifacts", "model.params.n_estimators=" + ",".join(map(str, tree_counts))]
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+        elapsed = time.perf_counter() - t0
+        if proc.returncode != 0:
+            sys.exit(f"mlplat sweep failed:\n{proc.stderr[-2000:]}")
+    return elapsed
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--jobs", type=int, default=20)
+    ap.add_argument("--trees-from", type=int, default=60, help="first n_estimators; each job adds 1 tree")
+    args = ap.parse_args()
+    counts = [args.trees_from + i for i in range(args.jobs)]
+    bare_loop(counts[:1])  # warm the imports and caches the subprocess pays for itself
+    bare = bare_loop(counts)
+    sweep = mlplat_sweep(counts)
+    per_job_fit = bare / args.jobs
+    overhead_ms = (sweep - bare) / args.jobs * 1000
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
+    print(f"bare scikit-learn loop: {bare:.2f} s for {args.jobs} jobs ({per_job_fit:.2f} s per job)")
+    print(f"mlplat train -m       : {sweep:.2f} s (whole process: start-up, Hydra, store, artifacts, audit)")
+    print(f"overhead per job      : {overhead_ms:.0f} ms")
+    print(f"ratio mlplat/bare     : {sweep / bare:.3f}")
+
+
+if __name__ == "__main__":
+    main()
