@@ -117,16 +117,19 @@ def check_config(plain: dict) -> None:
         raise ConfigError(f"evaluation.cv.folds={plain['evaluation']['cv']['folds']} must be at least 2")
 
 
-def check_train_overrides(overrides: list[str]) -> dict:
+def check_train_overrides(overrides: list[str], *, multirun: bool = False) -> dict:
     """Compose and check every value a `mlplat train` command line will run, before any job.
 
     Returns the first job's resolved config; also opens (and migrates) its store so an
-    unreachable store fails here, once, instead of in every job.
+    unreachable store fails here, once, instead of in every job. With ``multirun`` the sweep
+    is checked too (presets, launcher plugin and address, search space keys and values).
     """
     from omegaconf import OmegaConf
 
     from mlplat.config.compose import compose, to_plain, translate
+    from mlplat.ops.sweeps import check_sweep
 
+    extra = check_sweep(overrides, multirun=multirun)  # override sets only the sweep config reveals
     combos, value_sweeps = _expand(overrides)
     first = None
     for combo in combos:
@@ -143,6 +146,8 @@ def check_train_overrides(overrides: list[str]) -> dict:
                     raise translate(exc) from exc
                 check_config(to_plain(variant))
     assert first is not None
+    for more in extra:
+        check_train_overrides(more)
     open_store(first["tracking"])
     os.environ["MLPLAT_PRECHECKED"] = "1"  # lets the sweeper skip composing every job twice
     return first

@@ -152,10 +152,14 @@ def _tag_rows(r: RunStart) -> list[dict]:
     return [{"run_id": r.id, "key": k, "value": str(v)} for k, v in r.tags.items()]
 
 
+def _start_event(r: RunStart) -> dict:
+    return dict(actor=r.actor, source=r.source, action="run.start", object_type="run", object_id=r.id,
+                payload={"experiment": r.experiment, "sweep_id": r.sweep_id, "config_hash": r.config_hash,
+                         "overrides": r.overrides})
+
+
 def _audit_start(conn: sa.Connection, r: RunStart) -> None:
-    audit.append(conn, actor=r.actor, source=r.source, action="run.start", object_type="run", object_id=r.id,
-                 payload={"experiment": r.experiment, "sweep_id": r.sweep_id, "config_hash": r.config_hash,
-                          "overrides": r.overrides})
+    audit.append(conn, **_start_event(r))
 
 
 def start_run(store: Store, r: RunStart) -> None:
@@ -207,10 +211,14 @@ def _artifact_rows(run_id: str, res: RunResult, created_at: float) -> list[dict]
              "created_at": created_at} for a in res.artifacts]
 
 
+def _done_event(run_id: str, res: RunResult, *, actor: str, source: str) -> dict:
+    return dict(actor=actor, source=source, action="run.done", object_type="run", object_id=run_id,
+                payload={"dataset_fingerprint": res.dataset_fingerprint, "primary_value": _clean(res.primary_value),
+                         "artifacts": {a.name: a.sha256 for a in res.artifacts}})
+
+
 def _audit_done(conn: sa.Connection, run_id: str, res: RunResult, *, actor: str, source: str) -> None:
-    audit.append(conn, actor=actor, source=source, action="run.done", object_type="run", object_id=run_id,
-                 payload={"dataset_fingerprint": res.dataset_fingerprint, "primary_value": _clean(res.primary_value),
-                          "artifacts": {a.name: a.sha256 for a in res.artifacts}})
+    audit.append(conn, **_done_event(run_id, res, actor=actor, source=source))
 
 
 def _insert_results(conn: sa.Connection, metric_rows: list[dict], fold_rows: list[dict],
@@ -299,13 +307,14 @@ def _record_chunk(conn: sa.Connection, chunk: Sequence[RunRecord]) -> None:
         if rows:
             conn.execute(table.insert(), rows)
     _insert_results(conn, metric_rows, fold_rows, artifact_rows)
-    for rec in chunk:  # the audit chain is sequential: one append per event, as the per-run path writes
-        _audit_start(conn, rec.start)
-        if rec.result is not None:
-            _audit_done(conn, rec.start.id, rec.result, actor=rec.start.actor, source=rec.start.source)
-        else:
-            audit.append(conn, actor=rec.start.actor, source=rec.start.source, action="run.failed",
-                         object_type="run", object_id=rec.start.id, payload={"error": (rec.error or "")[:500]})
+    events = []  # the same entries the per-run path writes, in one multi-row insert
+    for rec in chunk:
+        r = rec.start
+        events.append(_start_event(r))
+        events.append(_done_event(r.id, rec.result, actor=r.actor, source=r.source) if rec.result is not None
+                      else dict(actor=r.actor, source=r.source, action="run.failed", object_type="run",
+                                object_id=r.id, payload={"error": (rec.error or "")[:500]}))
+    audit.append_many(conn, events)
 
 
 def record_runs_batch(store: Store, records: Sequence[RunRecord], *, chunk: int = 500) -> int:

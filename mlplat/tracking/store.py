@@ -128,6 +128,12 @@ class Store:
             _OPENED[key] = store
         return store
 
+    def close(self) -> None:
+        """Release the connection pools (and forget this handle), e.g. before dropping its database."""
+        _OPENED.pop((self.url, str(self.artifact_root)), None)
+        self.writer.dispose()
+        self.reader.dispose()
+
     @contextlib.contextmanager
     def write(self) -> Iterator[sa.Connection]:
         try:

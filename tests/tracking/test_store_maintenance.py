@@ -1,0 +1,103 @@
+"""`store stats` and `store prune`: counts, and pruning that spares registered runs and is audited."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from store_helpers import record, start
+
+from mlplat.governance import audit
+from mlplat.tracking import artifacts as art
+from mlplat.tracking import maintenance, runs
+from mlplat.tracking.schema import artifacts
+from mlplat.tracking.store import Store
+
+DAY = 86400.0
+
+
+def _run_with_files(store: Store, run_id: str, age_days: float) -> list[Path]:
+    folder = store.artifact_root / run_id
+    written = [art.write_bytes(folder, "model.joblib", b"m" * 1000), art.write_json(folder, "config.json", {"a": 1})]
+    runs.record_runs_batch(store, [record(run_id, {"roc_auc": 0.8}, started_at=time.time() - age_days * DAY,
+                                          artifacts=written)])
+    return [Path(a.path) for a in written]
+
+
+def _store_without_registry(url: str, tmp_path: Path) -> Store:
+    """The store schema up to 0002_store_scale only: no model_versions table exists."""
+    s = Store(url, tmp_path / "artifacts")
+    with s.writer.connect() as conn:
+        command.upgrade(s._alembic_config(conn), "0002_store_scale")
+        conn.commit()
+    return s
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path):
+    s = _store_without_registry(f"sqlite:///{tmp_path}/m.db", tmp_path)
+    yield s
+    s.close()
+
+
+def test_prune_deletes_old_unregistered_artifacts_and_audits(store: Store):
+    old = _run_with_files(store, "old_free", 200)
+    registered = _run_with_files(store, "old_registered", 200)
+    recent = _run_with_files(store, "recent", 10)
+    runs.start_run(store, start("old_running"))  # a live run is never pruned, whatever its age
+    with store.write() as conn:
+        conn.execute(runs.runs.update().where(runs.runs.c.id == "old_running").values(started_at=time.time() - 300 * DAY))
+        if sa.inspect(conn).has_table("model_versions"):  # the registry's own table, when its migration is there
+            conn.execute(sa.text("INSERT INTO registered_models (name, created_at, latest_version) VALUES ('m', 0, 1)"))
+            conn.execute(sa.text(
+                "INSERT INTO model_versions (name, version, run_id, created_at, actor, source, tags, metrics, "
+                "signature, model_path, model_sha256) VALUES ('m', 1, 'old_registered', 0, 'a', 't', '{}', '{}', "
+                "'{}', 'p', 's')"))
+        has_registry = sa.inspect(conn).has_table("model_versions")
+        entries_before = len(audit.entries(conn, limit=10_000))
+
+    dry = maintenance.prune(store, older_than_s=180 * DAY, actor="ops", source="test", dry_run=True)
+    assert (dry.runs, dry.files) == ((1, 2) if has_registry else (2, 4))
+    assert all(p.exists() for p in old + registered + recent)
+
+    report = maintenance.prune(store, older_than_s=180 * DAY, actor="ops", source="test")
+    assert report.run_ids == (["old_free"] if has_registry else ["old_free", "old_registered"])
+    assert not any(p.exists() for p in old) and not old[0].parent.exists()
+    assert all(p.exists() for p in recent) and all(p.exists() for p in registered) == has_registry
+    with store.read() as conn:
+        pruned = set(conn.execute(sa.select(artifacts.c.run_id).where(artifacts.c.pruned_at.is_not(None))).scalars())
+        chain = audit.verify(conn)
+        last = audit.entries(conn, limit=1)[0]
+    assert pruned == set(report.run_ids)
+    assert chain.ok and chain.entries == entries_before + 1
+    assert last["action"] == "store.prune" and last["seq"] == report.audit_seqs[0]
+    assert [r["id"] for r in runs.leaderboard(store, metric="roc_auc", top=5)][0] in {"old_free", "old_registered",
+                                                                                      "recent"}
+    again = maintenance.prune(store, older_than_s=180 * DAY, actor="ops", source="test")
+    assert again.runs == 0 and again.audit_seqs == []
+
+
+def test_prune_spares_runs_a_model_version_references(sqlite_store: Store):
+    old = _run_with_files(sqlite_store, "old_free", 200)
+    kept = _run_with_files(sqlite_store, "old_kept", 200)
+    with sqlite_store.write() as conn:  # the column prune relies on: model_versions.run_id
+        conn.execute(sa.text("CREATE TABLE model_versions (name TEXT, version INTEGER, run_id TEXT)"))
+        conn.execute(sa.text("INSERT INTO model_versions VALUES ('m', 1, 'old_kept')"))
+    report = maintenance.prune(sqlite_store, older_than_s=180 * DAY, actor="ops", source="test")
+    assert report.run_ids == ["old_free"] and report.kept_registered == 1
+    assert not old[0].exists() and all(p.exists() for p in kept)
+
+
+def test_stats_counts_runs_sizes_and_schema(sqlite_store: Store):
+    _run_with_files(sqlite_store, "a", 1)
+    runs.start_run(sqlite_store, start("b"))
+    runs.create_sweep(sqlite_store, "s1", command="c", actor="a", source="t")
+    s = maintenance.stats(sqlite_store)
+    assert s["runs"] == 2 and s["runs_by_status"] == {"done": 1, "running": 1}
+    assert (s["sweeps"], s["experiments"], s["artifact_files"]) == (1, 1, 2)
+    assert s["artifact_bytes"] == sum(p.stat().st_size for p in (sqlite_store.artifact_root / "a").iterdir())
+    assert s["db_bytes"] > 0 and s["schema_version"] == ["0002_store_scale"]
+    assert s["schema_up_to_date"] is (set(s["schema_heads"]) == {"0002_store_scale"})
