@@ -14,7 +14,7 @@ import os
 import sys
 
 # one module per domain under mlplat.commands; a domain adds its module name here
-COMMAND_MODULES = ("runs", "store", "registry", "serving")
+COMMAND_MODULES = ("runs", "store", "registry", "serving", "scheduler")
 
 
 def build_parser() -> argparse.ArgumentParser:

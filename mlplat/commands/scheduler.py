@@ -1,0 +1,65 @@
+"""`mlplat scheduler start|list|run`."""
+
+from __future__ import annotations
+
+from mlplat.commands.common import add_format
+
+
+def register(sub) -> None:
+    sched = sub.add_parser("scheduler", help="scheduled drift checks, reports and digests (conf/schedule)")
+    ssub = sched.add_subparsers(dest="action", metavar="ACTION", required=True)
+    st = ssub.add_parser("start", help="run the declared jobs until interrupted")
+    st.set_defaults(handler=cmd_start)
+    ls = ssub.add_parser("list", help="jobs, triggers, next and last run, last status")
+    add_format(ls)
+    ls.set_defaults(handler=cmd_list)
+    rn = ssub.add_parser("run", help="run one job now")
+    rn.add_argument("job")
+    add_format(rn)
+    rn.set_defaults(handler=cmd_run)
+
+
+def cmd_start(args) -> int:
+    import logging
+
+    from mlplat import ops
+    from mlplat.scheduling.runner import load_schedule
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    schedule = load_schedule()
+    print(f"scheduler: {len(schedule.jobs)} job(s) in {schedule.timezone}"
+          + (f"; not scheduled: {', '.join(schedule.problems)}" if schedule.problems else ""))
+    for name, problem in schedule.problems.items():
+        print(f"error: {problem}")
+    try:
+        ops.start_scheduler(blocking=True)
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    return 0
+
+
+def cmd_list(args) -> int:
+    from mlplat import ops, output
+
+    rows = ops.scheduler_jobs()
+    if args.format == "json":
+        output.emit_json(rows)
+        return 0
+    output.emit_table("Scheduled jobs", [("job", "job"), ("type", "type"), ("trigger", "trigger"),
+                                         ("next", "next run (UTC)"), ("last", "last run (UTC)"),
+                                         ("last_status", "last status"), ("note", "summary / problem")],
+                      [{**r, "next": output.when(r["next_run"]), "last": output.when(r["last_run"]),
+                        "note": (r["problem"] or r["last_summary"] or "")[:100]} for r in rows])
+    return 1 if any(r["problem"] for r in rows) else 0
+
+
+def cmd_run(args) -> int:
+    from mlplat import ops, output
+
+    result = ops.run_scheduled_job(args.job)
+    if args.format == "json":
+        output.emit_json(result)
+    else:
+        print(f"{result['job']}: {result['status']}" + (f": {result['error'] or result['summary']}"
+                                                        if result.get("error") or result.get("summary") else ""))
+    return 0 if result["status"] in ("ok", "skipped") else 1

@@ -1,0 +1,1 @@
+"""APScheduler jobs declared in conf/schedule: drift checks, reports, digests, audit checks."""
