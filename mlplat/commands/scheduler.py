@@ -29,7 +29,7 @@ def cmd_start(args) -> int:
     schedule = load_schedule()
     print(f"scheduler: {len(schedule.jobs)} job(s) in {schedule.timezone}"
           + (f"; not scheduled: {', '.join(schedule.problems)}" if schedule.problems else ""))
-    for name, problem in schedule.problems.items():
+    for problem in schedule.problems.values():
         print(f"error: {problem}")
     try:
         ops.start_scheduler(blocking=True)

@@ -65,8 +65,8 @@ def create_app(store, names: list[str], *, alias: str = "production", poll_inter
                ) -> FastAPI:
     """An app serving ``names`` at ``alias`` from ``store``; background work starts with the app."""
     metrics = Metrics()
-    holders = {n: Holder(store, n, alias, on_load_failure=lambda m: metrics.load_failures.labels(m).inc())
-               for n in names}
+    holders = {n: Holder(store, n, alias, on_load_failure=lambda m: metrics.load_failures.labels(m).inc(),
+                         retry_failed_s=max(10 * poll_interval_s, 1.0)) for n in names}
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):

@@ -19,7 +19,6 @@ import numpy as np
 from mlplat.serving.signature import Spec
 
 log = logging.getLogger("mlplat.serving")
-RETRY_FAILED_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -66,6 +65,7 @@ class Holder:
     error: str | None = None
     _failed: tuple[int, float] | None = field(default=None, repr=False)
     on_load_failure: Any = None  # callable(name) for the metrics counter
+    retry_failed_s: float = 10.0  # a refused version is retried this often (it may be restored)
 
     def target_version(self) -> int | None:
         from mlplat.registry import aliases
@@ -87,7 +87,7 @@ class Holder:
             return False
         if self.current is not None and self.current.version == want:
             return False
-        if self._failed and self._failed[0] == want and time.time() - self._failed[1] < RETRY_FAILED_S:
+        if self._failed and self._failed[0] == want and time.time() - self._failed[1] < self.retry_failed_s:
             return False
         try:
             loaded = load_version(self.store, self.name, want)

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "registry"))
+
+from kit import fresh_store, train_churn  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory) -> dict:
+    return train_churn(tmp_path_factory.getbasetemp() / "churn_runs")
+
+
+@pytest.fixture
+def store(tmp_path, trained):
+    return fresh_store(tmp_path, trained)[0]

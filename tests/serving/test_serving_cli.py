@@ -1,0 +1,58 @@
+"""`mlplat serve` and `mlplat predict` as a user runs them (subprocesses, real HTTP)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+
+import httpx
+import pandas as pd
+from kit import CLI, REPO, free_port, fresh_store, policy, run_cli, wait_until
+
+from mlplat import ops
+
+
+def test_serve_and_batch_predict_from_the_cli(tmp_path, trained):
+    store, url = fresh_store(tmp_path, trained)
+    ops.register(trained["strong"], "churn", actor="bob", source="test", store=store)
+    req = ops.request_promotion("churn", 1, "production", actor="bob", source="test", store=store, policy=policy())
+    ops.approve(req["id"], actor="alice", source="test", store=store, policy=policy())
+
+    data = pd.read_csv(REPO / "data" / "churn.csv").head(1500)
+    data.to_csv(tmp_path / "new.csv", index=False)
+    out = run_cli(["predict", "churn", "--input", "new.csv", "--output", "scored.parquet", "--chunk-rows", "1000"],
+                  cwd=tmp_path, store_url=url)
+    assert "scored 1500 rows with churn:1 in 2 chunk(s)" in out.stdout
+    scored = pd.read_parquet(tmp_path / "scored.parquet")
+    assert len(scored) == 1500 and {"customer_id", "prediction", "proba.0", "proba.1"} <= set(scored.columns)
+    assert ((scored["proba.1"] > 0.5).astype(int) == scored["prediction"]).all()
+    data.drop(columns=["region"]).to_csv(tmp_path / "bad.csv", index=False)
+    bad = run_cli(["predict", "churn", "--input", "bad.csv", "--output", "x.csv"], cwd=tmp_path, store_url=url,
+                  check=False)
+    assert bad.returncode == 1 and "lacks the model's feature column(s) 'region'" in bad.stderr
+    assert bad.stderr.count("\n") == 1 and not (tmp_path / "x.csv").exists()
+
+    port = free_port()
+    env = {**os.environ, "MLPLAT_STORE_URL": url, "MLPLAT_ACTOR": "bob"}
+    proc = subprocess.Popen([*CLI, "serve", "churn", "--port", str(port)], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+
+        def ready():
+            try:
+                return httpx.get(f"{base}/readyz", timeout=1).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_until(ready, timeout=30, interval=0.2)
+        row = data.drop(columns=["customer_id", "churned"]).iloc[[0]]
+        r = httpx.post(f"{base}/v1/models/churn/predict", json={"records": row.to_dict("records")}, timeout=5)
+        assert r.status_code == 200 and r.json()["version"] == 1
+        assert abs(r.json()["probabilities"][0][1] - scored["proba.1"].iloc[0]) < 1e-12
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(15)
+    starts = ops.audit_log(action="serve.start", store=store)
+    assert [(e["actor"], e["object_id"]) for e in starts] == [("bob", "churn@production")]
