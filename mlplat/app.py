@@ -21,9 +21,12 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from mlplat.config.compose import conf_dir, setup
+from mlplat.ops.sweeps import register_resolvers as _register_sweep_resolvers
 
 log = logging.getLogger("mlplat")
 setup()
+# launcher presets use mlplat resolvers; jobs (joblib, Ray workers) import this module too
+_register_sweep_resolvers()
 CONF_DIR = str(conf_dir())
 
 
@@ -35,10 +38,24 @@ def _parallel_jobs(hc) -> int:
     return max(1, int(n))
 
 
+def _reserved_cpus(hc) -> int | None:
+    """CPUs a cluster launcher reserves per job (Ray remote num_cpus, SLURM cpus_per_task)."""
+    from omegaconf import OmegaConf
+
+    for key in ("launcher.ray.remote.num_cpus", "launcher.cpus_per_task"):
+        value = OmegaConf.select(hc, key, default=None, throw_on_resolution_failure=False)
+        if isinstance(value, int | float) and value >= 1:
+            return int(value)
+    return None
+
+
 def _threads(cfg: DictConfig, hc) -> int:
     if cfg.runtime.threads:
         return int(cfg.runtime.threads)
     cores = os.cpu_count() or 1
+    reserved = _reserved_cpus(hc) if str(hc.mode) == "RunMode.MULTIRUN" else None
+    if reserved:
+        return min(reserved, cores)  # a Ray/SLURM job gets what it reserved, so jobs never oversubscribe a node
     if str(hc.mode) == "RunMode.MULTIRUN":
         return max(1, cores // _parallel_jobs(hc))
     return cores
@@ -66,7 +83,11 @@ def task(cfg: DictConfig) -> float:
         plain = to_plain(cfg)
         if multirun:
             ops.describe_sweep_from_hydra(plain, hc, invocation)
-        outcome = ops.run_experiment(plain, ctx)
+        from mlplat.heartbeat import Heartbeat
+
+        # a live job's heartbeat tells it from one killed with SIGKILL (see mlplat.heartbeat)
+        with Heartbeat(ops.open_store(plain["tracking"]), invocation):
+            outcome = ops.run_experiment(plain, ctx)
     except Exception as exc:
         from mlplat.engine import one_line
 
@@ -88,6 +109,18 @@ def _wants_hydra_only(args: list[str]) -> bool:
     return any(a in flags or a.split("=")[0] in flags for a in args)
 
 
+def _progress(ops, checked: dict, args: list[str], invocation: str, *, enabled: bool):
+    """A progress display over this sweep's trials (a no-op context for single runs)."""
+    import contextlib
+
+    if not enabled:
+        return contextlib.nullcontext()
+    from mlplat.progress import SweepProgress
+
+    plan = ops.plan_sweep([a for a in args if not a.startswith("-")])
+    return SweepProgress(ops.open_store(checked["tracking"]), invocation, total=plan.total)
+
+
 def train_main(args: list[str]) -> int:
     """Run `mlplat train ARGS` like a Hydra app and return the process exit code."""
     from mlplat import ops
@@ -102,7 +135,8 @@ def train_main(args: list[str]) -> int:
     checked: dict = {}
     if not hydra_only:
         try:
-            checked = ops.check_train_overrides([a for a in args if not a.startswith("-")])
+            checked = ops.check_train_overrides([a for a in args if not a.startswith("-")], multirun=multirun)
+            ops.mark_stale_runs(store=ops.open_store(checked["tracking"]))  # runs of killed processes
             if multirun:
                 ops.open_sweep(checked, invocation, command="mlplat train " + " ".join(args))
         except MlplatError as exc:
@@ -111,18 +145,29 @@ def train_main(args: list[str]) -> int:
     sys.argv = ["mlplat", *args]
     code = 0
     try:
-        task()
+        with _progress(ops, checked, args, invocation, enabled=multirun and not hydra_only):
+            task()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except KeyboardInterrupt:
         code = 130
     if hydra_only:
         return code
+    if multirun:
+        try:
+            ops.link_optuna_study(invocation, checked["tracking"])
+        except Exception as exc:  # the link is a convenience; the sweep's results are recorded anyway
+            log.debug("no Optuna study linked: %s", exc)
     try:
-        summary = ops.finish_invocation(invocation, checked["tracking"], multirun=multirun)
+        summary = ops.finish_invocation(invocation, checked["tracking"], multirun=multirun,
+                                        registry=checked.get("registry"))
     except MlplatError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return code or 1
+    if summary.get("registered"):
+        reg = summary["registered"]
+        print(f"registered the sweep's best run as {reg.get('name')}:{reg.get('version')} "
+              "(promote it with `mlplat models promote`)", file=sys.stderr)
     if summary["failed"] and not code:
         code = 1
     if summary["total"] == 0 and not code:

@@ -85,8 +85,8 @@ from scipy import stats as _st
 from mlplat.monitoring import stats
 from mlplat.monitoring.profile import (
     PROFILE_FORMAT,
+    categorical_counts,
     categorical_summary,
-    clean_categorical,
     clean_numeric,
     numeric_summary,
     prediction_frame,
@@ -463,14 +463,14 @@ def _categorical_plot(keys: np.ndarray, ref_pct: np.ndarray, cur_pct: np.ndarray
 
 def _check_categorical(name: str, ref: dict[str, Any], cur: pd.Series, cfg: dict[str, Any]) -> FeatureDrift:
     base: dict[str, Any] = {"n_ref": ref.get("n"), "null_share_ref": ref.get("null_share")}
-    valid, n_null = clean_categorical(cur)
+    cur_vc, n_null = categorical_counts(cur)
+    n_valid = int(cur_vc.sum())
     n_cur = int(cur.size)
     base.update(n_cur=n_cur, null_share_cur=(n_null / n_cur) if n_cur else None)
-    if valid.size == 0:
+    if n_valid == 0:
         reason = "current data is empty" if n_cur == 0 else "current column has no non-null values"
         return _error(name, "categorical", reason, **base)
     ref_map: dict[str, int] = ref["counts"]
-    cur_vc = valid.value_counts()
     ref_keys = np.array(list(ref_map.keys()), dtype=object)
     cur_keys = cur_vc.index.to_numpy(dtype=object)
     keys = np.array(sorted(set(ref_map) | set(cur_vc.index)), dtype=object)
@@ -478,14 +478,14 @@ def _check_categorical(name: str, ref: dict[str, Any], cur: pd.Series, cfg: dict
     cur_full = cur_vc.astype(np.float64).reindex(keys, fill_value=0.0).to_numpy()
     unseen_mask = ~np.isin(cur_keys, ref_keys)
     unseen = [str(k) for k in cur_keys[unseen_mask]]
-    unseen_share = float(cur_vc.to_numpy()[unseen_mask].sum() / valid.size)
+    unseen_share = float(cur_vc.to_numpy()[unseen_mask].sum() / n_valid)
     method, threshold = _requested(cfg, cfg["features"].get(name) or {}, "categorical")
     if method is None:
         method = _auto_method("categorical", int(ref["n_valid"]), keys.size, int(cfg["small_reference_rows"]))
     if method not in CATEGORICAL_METHODS:
         return _error(name, "categorical", f"method {method!r} is not valid for a categorical column", **base)
     n_ref_valid = int(ref["n_valid"])
-    scored = _score_counts(method, ref_full, cur_full, n_ref_valid, int(valid.size))
+    scored = _score_counts(method, ref_full, cur_full, n_ref_valid, n_valid)
     feat = FeatureDrift(
         name=name,
         kind="categorical",
@@ -498,9 +498,7 @@ def _check_categorical(name: str, ref: dict[str, Any], cur: pd.Series, cfg: dict
         threshold=float(threshold if threshold is not None else DEFAULT_THRESHOLDS[method]),
         unseen_categories=unseen[:50],
         unseen_share=unseen_share,
-        plot=_categorical_plot(
-            keys, ref_full / n_ref_valid, cur_full / valid.size, int(cfg["plot_categories"])
-        ),
+        plot=_categorical_plot(keys, ref_full / n_ref_valid, cur_full / n_valid, int(cfg["plot_categories"])),
         **base,
     )
     if len(unseen) > 50:

@@ -32,7 +32,7 @@ __all__ = [
     "PROFILE_VERSION",
     "build_profile",
     "categorical_summary",
-    "clean_categorical",
+    "categorical_counts",
     "clean_numeric",
     "numeric_summary",
     "prediction_frame",
@@ -70,14 +70,24 @@ def clean_numeric(series: pd.Series) -> tuple[np.ndarray | None, int, str | None
     return values, n_null, None
 
 
-def clean_categorical(series: pd.Series) -> tuple[pd.Series, int]:
-    """Return ``(non-null values as str, n_null)``; keys must be JSON strings."""
-    mask = series.notna()
-    if series.dtype.kind == "f":
-        mask &= np.isfinite(series.to_numpy(dtype=np.float64, na_value=np.nan))
-    valid = series[mask]
-    n_null = int(series.size - valid.size)
-    return valid.astype(str), n_null
+def categorical_counts(series: pd.Series) -> tuple[pd.Series, int]:
+    """Return ``(counts per category as str, most frequent first; n_null)``.
+
+    Counting happens on the raw values and only the distinct keys are turned
+    into ``str`` (JSON keys must be strings): converting a million-row object
+    column to ``str`` first would dominate the check's run time.
+    """
+    counts = series.value_counts(dropna=True, sort=False)
+    if counts.index.dtype.kind == "f":
+        counts = counts[np.isfinite(counts.index.to_numpy(dtype=np.float64))]
+    keys = counts.index.astype(str)
+    if keys.has_duplicates:  # e.g. 1 and "1" in an object column
+        counts = counts.groupby(keys).sum()
+    else:
+        counts.index = keys
+    counts = counts.sort_values(ascending=False, kind="stable")
+    n_null = int(series.size - counts.sum())
+    return counts, n_null
 
 
 def _count_unique_sorted(sorted_values: np.ndarray) -> int:
@@ -162,17 +172,17 @@ def numeric_summary(
 
 def categorical_summary(series: pd.Series) -> dict[str, Any]:
     """Profile one categorical column: per-category counts (most frequent first)."""
-    valid, n_null = clean_categorical(series)
+    counts, n_null = categorical_counts(series)
     n = int(series.size)
-    counts = valid.value_counts(sort=True)
+    n_valid = int(counts.sum())
     return {
         "kind": "categorical",
         "n": n,
-        "n_valid": int(valid.size),
+        "n_valid": n_valid,
         "null_share": (n_null / n) if n else 0.0,
         "n_unique": int(counts.size),
         "counts": {str(k): int(v) for k, v in counts.items()},
-        "error": None if valid.size else "reference column has no non-null values",
+        "error": None if n_valid else "reference column has no non-null values",
     }
 
 

@@ -194,18 +194,33 @@ def describe_sweep_from_hydra(plain: dict, hc: Any, sweep_id: str) -> None:
 
 
 def finish_invocation(invocation_id: str, tracking: dict, *, multirun: bool, actor: str | None = None,
-                      source: str = "cli") -> dict:
-    """After Hydra returns: mark jobs that never finished as crashed, close the sweep, count."""
+                      source: str = "cli", registry: dict | None = None) -> dict:
+    """After Hydra returns: mark jobs that never finished as crashed, close the sweep, count,
+    and register the sweep's best run when conf/registry asks for it (as a candidate:
+    promotion still needs its gates and approvals)."""
 
     from mlplat.tracking import runs as runs_store
 
     store = open_store(tracking)
     runs_store.mark_crashed(store, invocation_id)
     rows = runs_store.runs_of_invocation(store, invocation_id)
+    registered = None
     if multirun:
-        runs_store.close_sweep(store, invocation_id, actor=actor or os_user(), source=source)
+        closed = runs_store.close_sweep(store, invocation_id, actor=actor or os_user(), source=source)
+        if closed.get("best_run_id") and registry is not None and (registry.get("auto_register") or {}).get("enabled"):
+            from mlplat.errors import MlplatError
+            from mlplat.ops.registry import register_best_of_sweep
+
+            try:
+                registered = register_best_of_sweep(invocation_id, actor=actor or os_user(), source=source,
+                                                    store=store, policy=registry)
+            except MlplatError as exc:  # the sweep's results stand even if registration is refused
+                import logging
+
+                logging.getLogger("mlplat").error("auto-registration of sweep %s failed: %s", invocation_id, exc)
     failed = [r for r in rows if r["status"] != "done"]
-    return {"total": len(rows), "failed": len(failed), "done": len(rows) - len(failed), "runs": rows}
+    return {"total": len(rows), "failed": len(failed), "done": len(rows) - len(failed), "runs": rows,
+            "registered": registered}
 
 
 def leaderboard(*, metric: str | None = None, stage: str = "cv", filters: dict | None = None,

@@ -1,0 +1,39 @@
+"""Reports: JSON-safe output and a compact self-contained HTML page."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from mlplat.monitoring import build_profile, check_drift, to_html, to_json
+
+
+def _frames(n: int = 20_000) -> tuple[pd.DataFrame, pd.DataFrame, list[str], list[str]]:
+    rng = np.random.default_rng(0)
+    numeric = [f"num_{i}" for i in range(20)]
+    categorical = [f"cat_{i}" for i in range(5)]
+    ref = pd.DataFrame({c: rng.normal(size=n) for c in numeric})
+    cur = pd.DataFrame({c: rng.normal(0.5 if i < 3 else 0.0, size=n) for i, c in enumerate(numeric)})
+    for c in categorical:
+        ref[c] = rng.choice([f"v{i}" for i in range(30)], n)
+        cur[c] = rng.choice([f"v{i}" for i in range(33)], n)
+    return ref, cur, numeric, categorical
+
+
+def test_json_and_html_report() -> None:
+    ref, cur, numeric, categorical = _frames()
+    profile = build_profile(ref, numeric=numeric, categorical=categorical)
+    cur["num_5"] = cur["num_5"].astype(object)
+    cur.loc[:10, "num_5"] = "bad"  # an error row must render too
+    result = check_drift(json.loads(json.dumps(profile)), cur, predictions=np.zeros(len(cur)))
+    payload = to_json(result)
+    assert json.loads(json.dumps(payload, allow_nan=False))["status"] == result.status
+    page = to_html(result, title="Nightly <drift>")
+    assert len(page.encode()) < 1_000_000
+    assert page.count("<svg") == 24  # 25 features minus the one in error
+    assert "Nightly &lt;drift&gt;" in page
+    # worst first: drifted numeric columns come before the ok ones
+    assert page.index(">num_0<") < page.index(">num_10<")
+    assert "no reference predictions" in page
