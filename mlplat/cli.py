@@ -14,7 +14,7 @@ import os
 import sys
 
 # one module per domain under mlplat.commands; a domain adds its module name here
-COMMAND_MODULES = ("runs", "store", "registry", "serving", "scheduler")
+COMMAND_MODULES = ("runs", "store", "registry", "serving", "scheduler", "bot", "governance", "monitor")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -71,6 +71,9 @@ def register(sub) -> None:
     add_format(p)
     add_store(p)
     p.set_defaults(handler=cmd_rollback)
+    from mlplat.commands.governance import add_card_parser  # the card is governance's; listed with models
+
+    add_card_parser(msub)
 
     ap = sub.add_parser("approvals", help="promotion requests")
     asub = ap.add_subparsers(dest="action", metavar="ACTION", required=True)

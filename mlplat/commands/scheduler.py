@@ -44,11 +44,12 @@ def cmd_list(args) -> int:
     rows = ops.scheduler_jobs()
     if args.format == "json":
         output.emit_json(rows)
-        return 0
+        return 1 if any(r["problem"] for r in rows) else 0
     output.emit_table("Scheduled jobs", [("job", "job"), ("type", "type"), ("trigger", "trigger"),
                                          ("next", "next run (UTC)"), ("last", "last run (UTC)"),
-                                         ("last_status", "last status"), ("note", "summary / problem")],
+                                         ("status", "last status"), ("note", "summary / problem")],
                       [{**r, "next": output.when(r["next_run"]), "last": output.when(r["last_run"]),
+                        "status": r["last_status"] or "never run",
                         "note": (r["problem"] or r["last_summary"] or "")[:100]} for r in rows])
     return 1 if any(r["problem"] for r in rows) else 0
 

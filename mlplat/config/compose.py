@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
 from mlplat.errors import ConfigError
 
 PACKAGE_CONF = Path(__file__).resolve().parents[2] / "conf"
+# Hydra keeps one global instance per process: threads (the bot's workers, scheduler
+# jobs) must take turns composing
+_COMPOSE_LOCK = threading.RLock()
 
 
 def conf_dir() -> Path:
@@ -94,16 +98,18 @@ def compose(overrides: list[str] | None = None, *, return_hydra_config: bool = F
     from hydra.core.global_hydra import GlobalHydra
 
     setup()
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3", job_name="mlplat"):
-            return hydra_compose("config", overrides=list(overrides or []), return_hydra_config=return_hydra_config)
-    except ConfigError:
-        raise
-    except Exception as exc:
-        raise translate(exc) from exc
-    finally:
+    with _COMPOSE_LOCK:
         GlobalHydra.instance().clear()
+        try:
+            with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3", job_name="mlplat"):
+                return hydra_compose("config", overrides=list(overrides or []),
+                                     return_hydra_config=return_hydra_config)
+        except ConfigError:
+            raise
+        except Exception as exc:
+            raise translate(exc) from exc
+        finally:
+            GlobalHydra.instance().clear()
 
 
 def to_plain(cfg: Any) -> dict:

@@ -247,6 +247,7 @@ class MlplatConfig:
     monitor: Any = None
     bot: Any = None
     schedule: Any = None
+    governance: Any = None
 
 
 def register_schemas() -> None:

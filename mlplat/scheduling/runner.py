@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import os
 import socket
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,7 @@ def _check_job(name: str, spec: dict, cfg: dict) -> JobSpec:
     job_type(str(spec["type"]), where)
     trigger = build_trigger(spec["trigger"], str(cfg.get("timezone", "UTC")), where)
     params = dict(spec.get("params") or {})
+    _check_params(params, where)
     models = params.get("models") or []
     if models:
         from mlplat import ops
@@ -67,6 +69,26 @@ def _check_job(name: str, spec: dict, cfg: dict) -> JobSpec:
         _check_writable(Path(str(params.get("reports_dir") or cfg.get("reports_dir") or "runs/reports")), where)
     text = f"cron {spec['trigger']['cron']}" if "cron" in spec["trigger"] else f"every {spec['trigger']['every']}"
     return JobSpec(name, str(spec["type"]), trigger, text, params)
+
+
+# params whose bad value would otherwise only fail when the job first fires (maybe days later)
+DURATION_PARAMS = ("window", "since", "max_age")
+REPORT_FORMATS = ("md", "html", "json")
+
+
+def _check_params(params: dict, where: str) -> None:
+    from mlplat.scheduling.triggers import parse_every
+
+    for key in DURATION_PARAMS:
+        if key in params:
+            parse_every(str(params[key]), f"{where} param {key}")
+    if "top" in params and (not str(params["top"]).isdigit() or int(params["top"]) < 1):
+        raise ConfigError(f"{where} param top={params['top']!r} must be a whole number >= 1")
+    if "format" in params and params["format"] not in REPORT_FORMATS:
+        raise ConfigError(f"{where} param format={params['format']!r} must be one of {', '.join(REPORT_FORMATS)}")
+    models = params.get("models")
+    if models is not None and not (isinstance(models, list) and all(isinstance(m, str) for m in models)):
+        raise ConfigError(f"{where} param models={models!r} must be a list of model names, e.g. [churn]")
 
 
 def _check_writable(directory: Path, where: str) -> None:
@@ -142,7 +164,9 @@ def execute(job: str, *, manual: bool = False, overrides: list[str] | None = Non
         log.info("job %s slot %s already ran in another scheduler; skipped", job, slot)
         return {"job": job, "slot": slot, "status": "skipped"}
     notifier = notifier or get_notifier()
-    ctx = JobContext(job=job, reports_dir=schedule.reports_dir, notifier=notifier)
+    # a job may write its reports elsewhere (params.reports_dir, checked writable at load)
+    reports_dir = Path(str(spec.params["reports_dir"])) if spec.params.get("reports_dir") else schedule.reports_dir
+    ctx = JobContext(job=job, reports_dir=reports_dir, notifier=notifier)
     status, summary, error = "ok", "", None
     try:
         summary = JOB_TYPES[spec.type](spec.params, ctx)
@@ -163,12 +187,41 @@ def execute(job: str, *, manual: bool = False, overrides: list[str] | None = Non
     return {"job": job, "slot": slot, "status": status, "summary": summary, "error": error}
 
 
+# Jobs of one scheduler run one at a time: each composes the config with Hydra, whose
+# GlobalHydra is a process-wide singleton, so two jobs firing in the same second on the
+# pool's threads failed with "GlobalHydra is already initialized". Jobs are short (checks,
+# reports); the per-slot lock in the database still decides between processes.
+_RUN_LOCK = threading.Lock()
+
+
 def scheduled(job: str) -> None:
     """APScheduler's entry point (an importable callable, as its SQLAlchemy job store needs)."""
     try:
-        execute(job)
+        with _RUN_LOCK:
+            execute(job)
     except MlplatError as exc:
         log.error("job %s not run: %s", job, exc)
+
+
+def _no_pass_after_shutdown(cls):
+    """``cls`` without the job-processing pass APScheduler 3 makes after ``shutdown()``.
+
+    Its main loop wakes once more when shut down and processes due jobs although the
+    executors are already closed: each due job fails to submit ("cannot schedule new
+    futures after shutdown") yet gets its next_run_time advanced in the job store, so a
+    missed run (e.g. one waiting to be coalesced at start-up) is silently lost. Skipping
+    that pass keeps the run due for the next start.
+    """
+    from apscheduler.schedulers.base import STATE_STOPPED
+
+    class Guarded(cls):
+        def _process_jobs(self):
+            if self.state == STATE_STOPPED:
+                return None
+            return super()._process_jobs()
+
+    Guarded.__name__ = cls.__name__
+    return Guarded
 
 
 def build_scheduler(schedule: Schedule, *, blocking: bool):
@@ -180,7 +233,7 @@ def build_scheduler(schedule: Schedule, *, blocking: bool):
     from mlplat import ops
 
     store = ops.open_store()
-    cls = BlockingScheduler if blocking else BackgroundScheduler
+    cls = _no_pass_after_shutdown(BlockingScheduler if blocking else BackgroundScheduler)
     scheduler = cls(jobstores={"default": SQLAlchemyJobStore(engine=store.writer, tablename=JOBSTORE_TABLE)},
                     job_defaults={"coalesce": True, "misfire_grace_time": schedule.misfire_grace_s,
                                   "max_instances": 1},
@@ -222,7 +275,7 @@ def _reconcile_offline(schedule: Schedule) -> None:
     from apscheduler.schedulers.background import BackgroundScheduler
 
     temp = build_scheduler(schedule, blocking=False)
-    assert isinstance(temp, BackgroundScheduler)
+    assert isinstance(temp, BackgroundScheduler)  # started paused: it never runs a job, it only edits the store
     temp.start(paused=True)
     try:
         install_jobs(temp, schedule)

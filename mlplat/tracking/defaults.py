@@ -58,7 +58,10 @@ def _tracking_option(conf: Path, root: dict) -> str | None:
             return None  # package overrides (tracking@..., override tracking) need Hydra
         elif value is not None:
             selected = conf / group / f"{value}.yaml"
-            if selected.is_file() and "tracking" in selected.read_text():
+            text = selected.read_text() if selected.is_file() else ""
+            # a group file lands under its own key; only a global package or its own
+            # defaults list can reach the tracking node
+            if "tracking" in text and ("_global_" in text or "defaults" in text):
                 return None
     return option if isinstance(option, str) else None
 
