@@ -348,10 +348,12 @@ class Bot:
         if len(args) not in (1, 2):
             raise parse.Refused("usage: /mlplat drift <name> [window, e.g. 24h; default: all logged predictions]")
         window = drift.parse_window(args[1]) if len(args) == 2 else None
-        outcome = drift.check(args[0], window, serving=self.settings.serving, monitor=self.settings.monitor)
+        outcome = drift.check(args[0], window, actor=inv.user, source=SOURCE, serving=self.settings.serving,
+                              monitor=self.settings.monitor)
         ts = inv.reply.say(f"drift {args[0]}", render.drift_blocks(args[0], outcome["version"], outcome["result"]))
-        inv.reply.upload(outcome["html"].encode(), f"drift-{args[0]}.html", f"Drift report {args[0]}",
-                         thread_ts=ts)
+        if outcome["html"]:
+            inv.reply.upload(outcome["html"].encode(), f"drift-{args[0]}.html", f"Drift report {args[0]}",
+                             thread_ts=ts)
 
     def cmd_report(self, inv: Invocation, args: list[str]) -> None:
         from bot.drift import parse_window
