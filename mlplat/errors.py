@@ -34,6 +34,10 @@ class TargetError(DataError):
     """The target column is missing or unusable for the declared task."""
 
 
+class OverrideRefused(ConfigError):
+    """An override from an untrusted front door (chat) is not on the allow-list."""
+
+
 class StoreError(MlplatError):
     """The run store cannot be reached, migrated or queried."""
 
@@ -75,6 +79,7 @@ __all__ = [
     "MlplatError",
     "MonitoringError",
     "NotFound",
+    "OverrideRefused",
     "PermissionDenied",
     "RegistryError",
     "SchemaViolation",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 
 # each domain's operations; a domain adds its module name here
-_SUBMODULES = ("runs", "registry", "serving", "store", "sweeps", "schedule", "governance", "monitoring")
+_SUBMODULES = ("runs", "registry", "serving", "store", "sweeps", "schedule", "governance", "monitoring", "untrusted")
 
 __all__: list[str] = []
 for _name in _SUBMODULES:
