@@ -7,6 +7,7 @@ from mlplat.commands.common import (
     add_format,
     add_store,
     filters_of,
+    parse_duration,
     positive_int,
     since_of,
     store_of,
@@ -39,7 +40,8 @@ def register(sub) -> None:
     lb.add_argument("--status", default="done", help="run status (default: done)")
     add_filters(lb)
     _add_field_filter(lb)
-    add_format(lb, ("table", "json", "csv"))
+    add_format(lb, ("table", "json", "csv", "png", "html"))
+    lb.add_argument("--output", "-o", metavar="FILE", help="file for --format png/html (default: leaderboard.<format>)")
     add_store(lb)
     lb.set_defaults(handler=cmd_leaderboard)
 
@@ -79,14 +81,26 @@ def register(sub) -> None:
     ss.add_argument("sweep_id")
     ss.add_argument("--page", type=positive_int, default=1, help="page of trials, in job order")
     ss.add_argument("--page-size", type=positive_int, default=100)
+    ss.add_argument("--plot", metavar="FILE.png", help="also write optimisation history + parameter vs metric (PNG)")
     add_format(ss)
     add_store(ss)
     ss.set_defaults(handler=cmd_sweeps_show)
+
+    rc = rsub.add_parser("cleanup", help="mark runs whose process died (SIGKILL, lost machine) as crashed")
+    rc.add_argument("--stale-after", type=parse_duration, metavar="DURATION",
+                    help="also runs on other hosts without a heartbeat for this long (default: 8 heartbeats)")
+    add_format(rc)
+    add_store(rc)
+    rc.set_defaults(handler=cmd_runs_cleanup)
 
 
 def cmd_leaderboard(args) -> int:
     from mlplat import ops, output
 
+    if args.format in ("png", "html"):
+        data = ops.leaderboard_chart(metric=args.metric, stage=args.stage, filters=_filters(args),
+                                     since=since_of(args), top=args.top, fmt=args.format, store=store_of(args))
+        return _write_file(args.output or f"leaderboard.{args.format}", data)
     result = ops.leaderboard(metric=args.metric, stage=args.stage, filters=_filters(args), since=since_of(args),
                              top=args.top, store=store_of(args))
     rows = result["rows"]
@@ -190,16 +204,45 @@ def cmd_sweeps_show(args) -> int:
     from mlplat import ops, output
 
     sweep = ops.show_sweep(args.sweep_id, page=args.page, page_size=args.page_size, store=store_of(args))
+    if args.plot:
+        _write_file(args.plot, ops.sweep_plot(sweep["id"], store=store_of(args)), quiet=args.format == "json")
     if args.format == "json":
         output.emit_json(sweep)
         return 0
     print(f"sweep {sweep['id']}  status={sweep['status']}  done={sweep['n_done']} failed={sweep['n_failed']} "
           f"crashed={sweep['n_crashed']}  best={sweep['best_run_id']}")
     print(f"command: {sweep['command']}")
+    if sweep.get("optuna_study"):
+        print(f"optuna study: {sweep['optuna_study']} (in the store's database)")
     output.emit_table(f"trials (page {args.page}, {args.page_size} per page, job order)", [("id", "run"), ("status", "status"), ("model", "model"), ("score", "primary"),
                                  ("error", "error")],
                       [{**r, "score": output.num(r["primary_value"]), "error": (r["error"] or "")[:80]}
                        for r in sweep["trials"]])
+    return 0
+
+
+def _write_file(path: str, data: bytes, *, quiet: bool = False) -> int:
+    from pathlib import Path
+
+    from mlplat.errors import ConfigError
+
+    try:
+        Path(path).write_bytes(data)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+    if not quiet:
+        print(f"wrote {path} ({len(data)} bytes)")
+    return 0
+
+
+def cmd_runs_cleanup(args) -> int:
+    from mlplat import ops, output
+
+    marked = ops.mark_stale_runs(stale_after_s=args.stale_after, store=store_of(args))
+    if args.format == "json":
+        output.emit_json({"crashed": marked})
+    else:
+        print(f"marked {len(marked)} run(s) crashed{': ' + ', '.join(marked) if marked else ''}")
     return 0
 
 

@@ -1,0 +1,95 @@
+"""A job killed with SIGKILL mid-fit ends up 'crashed', never 'running' forever, and lists no artifact."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from mlplat.heartbeat import Heartbeat, mark_stale_runs
+from mlplat.tracking import runs as runs_store
+from mlplat.tracking.schema import runs
+from mlplat.tracking.store import Store
+
+
+def _wait_for_running_run(db: Path, timeout: float = 90) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if db.exists():
+            engine = sa.create_engine(f"sqlite:///{db}")
+            try:
+                with engine.connect() as conn:
+                    row = conn.execute(sa.select(runs.c.id).where(runs.c.status == "running")).first()
+            except sa.exc.OperationalError:  # tables not created yet
+                row = None
+            finally:
+                engine.dispose()
+            if row:
+                return row.id
+        time.sleep(0.2)
+    raise AssertionError("no running run appeared")
+
+
+def test_sigkilled_training_is_marked_crashed_and_lists_no_artifact(project):
+    # 3000 trees x 3 folds: several seconds of fitting, so the kill lands mid-fit
+    cmd = [sys.executable, "-m", "mlplat.cli", "train", f"tracking.url={project.store_url}",
+           f"tracking.artifacts={project.root / 'runs' / 'artifacts'}", "model=random_forest",
+           "model.params.n_estimators=3000", "evaluation=fast"]
+    proc = subprocess.Popen(cmd, cwd=project.root, env=project.env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        run_id = _wait_for_running_run(project.db)
+        time.sleep(1.5)
+        assert proc.poll() is None, "the run finished before it could be killed"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    before = project.json("runs", "show", run_id)
+    assert before["status"] == "running" and before["artifacts"] == []  # nothing recorded mid-run
+
+    cleaned = project.json("runs", "cleanup")
+    assert cleaned["crashed"] == [run_id]  # its pid is gone on this host
+    listed = {r["id"]: r for r in project.json("runs", "list")}
+    assert listed[run_id]["status"] == "crashed" and "died" in listed[run_id]["error"]
+    assert project.json("runs", "show", run_id)["artifacts"] == []
+    # a second cleanup finds nothing: it is idempotent
+    assert project.json("runs", "cleanup")["crashed"] == []
+
+
+def _start(store: Store, run_id: str, invocation: str) -> None:
+    runs_store.start_run(store, runs_store.RunStart(
+        id=run_id, experiment="t", actor="t", source="test", config={}, overrides=[], config_hash="h",
+        code_version="c", code_dirty=False, package_versions={}, dataset="d", model="m", features="f",
+        task="classification", primary_metric="roc_auc", invocation_id=invocation))
+
+
+def test_heartbeat_keeps_a_live_run_and_a_silent_remote_run_is_crashed(tmp_path: Path):
+    store = Store.open(f"sqlite:///{tmp_path / 'm.db'}", str(tmp_path / "a"))
+    _start(store, "live_run", "inv1")
+    _start(store, "remote_run", "inv2")
+    _start(store, "quiet_remote_run", "inv3")
+    elsewhere = "elsewhere-" + socket.gethostname()
+    t = time.time()
+    with store.write() as conn:
+        # another machine's job that beat once and then fell silent for 10 minutes: dead
+        conn.execute(runs.update().where(runs.c.id == "remote_run")
+                     .values(host=elsewhere, pid=1, started_at=t - 700, heartbeat_at=t - 600))
+        # another machine's run that never had a heartbeat thread (a front door calling the
+        # engine directly): its silence proves nothing, it is left alone
+        conn.execute(runs.update().where(runs.c.id == "quiet_remote_run")
+                     .values(host=elsewhere, pid=1, started_at=t - 700, heartbeat_at=t - 700))
+        conn.execute(runs.update().where(runs.c.id == "live_run")
+                     .values(started_at=t - 700, heartbeat_at=t - 700))
+    with Heartbeat(store, "inv1", every_s=0.1):
+        time.sleep(0.5)  # the thread refreshes this process's runs of inv1
+    assert mark_stale_runs(store, stale_after_s=120) == ["remote_run"]
+    with store.read() as conn:
+        status = dict(conn.execute(sa.select(runs.c.id, runs.c.status)).all())
+    assert status == {"live_run": "running", "remote_run": "crashed", "quiet_remote_run": "running"}
+    assert os.getpid() == runs_store.get_run(store, "live_run")["pid"]
