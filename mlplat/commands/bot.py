@@ -21,6 +21,8 @@ def register(sub) -> None:
     p.add_argument("--port", type=int, default=3000, help="HTTP mode: port (default 3000; Slack posts to /slack/events)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="config override for this bot, e.g. bot.channels.approvals=C0123 (repeatable)")
+    p.add_argument("--scheduler", action="store_true",
+                   help="also run the jobs of conf/schedule in this process (reports and alerts go to Slack)")
     p.set_defaults(handler=cmd_bot)
     p = sub.add_parser("chat", help="the Slack bot's commands in this terminal (no Slack needed)")
     p.add_argument("--as", dest="user", metavar="USER", help="act as this user id (default: bot.chat_user or the OS user)")
@@ -33,7 +35,7 @@ def register(sub) -> None:
 
 def cmd_bot(args: argparse.Namespace) -> int:
     from bot import settings as bot_settings
-    from bot.app import create_app, http_server, run_socket_mode
+    from bot.app import create_app
 
     mode = "socket" if args.socket else "http"
     tokens = bot_settings.tokens_for(mode)  # before anything slow: a bad token is the first line seen
@@ -43,6 +45,24 @@ def cmd_bot(args: argparse.Namespace) -> int:
     from mlplat.notify import FanOut, LogFileNotifier, set_notifier
 
     set_notifier(FanOut(runtime.notifier, LogFileNotifier()))
+    scheduler = None
+    if args.scheduler:
+        from mlplat import ops
+
+        # after set_notifier: every scheduled job asks for the current notifier when it runs
+        scheduler = ops.start_scheduler(blocking=False)
+        print(f"mlplat bot: scheduler running {len(scheduler.get_jobs())} job(s)", file=sys.stderr)
+    try:
+        _serve(runtime, mode, tokens, args)
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+    return 0
+
+
+def _serve(runtime, mode: str, tokens: dict, args: argparse.Namespace) -> None:
+    from bot.app import http_server, run_socket_mode
+
     if mode == "socket":
         print("mlplat bot: Socket Mode, connecting to Slack", file=sys.stderr)
         run_socket_mode(runtime, tokens["app"])
@@ -53,7 +73,6 @@ def cmd_bot(args: argparse.Namespace) -> int:
             server.serve_forever()
         except KeyboardInterrupt:
             pass
-    return 0
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
