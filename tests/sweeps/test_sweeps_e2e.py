@@ -16,7 +16,7 @@ import pytest
 from mlplat.tracking.store import Store
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest import Project  # noqa: E402 - the shared fixture class, for module-scoped projects
+from tests.conftest import Project  # noqa: E402 - the shared fixture class, for module-scoped projects
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
