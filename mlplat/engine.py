@@ -190,7 +190,7 @@ def run_experiment(cfg: dict, ctx: RunContext, *, store=None) -> RunOutcome:
             art.write_json(run_dir, "features.json", _feature_report(final)),
             art.write_json(run_dir, "signature.json", _signature(X_train, y_train, labels, task)),
         ]
-        written += _extra_artifacts(run_dir, X_train, final, dataset, task)
+        written += _extra_artifacts(run_dir, X_train, X_test if len(X_test) else X_train, final, dataset, task)
         runs_store.finish_run(store, run_id, runs_store.RunResult(
             cv=aggregate, folds=cv_result.folds, holdout=holdout, primary_value=primary_value,
             fit_time_s=sum(cv_result.fit_times) + final_fit, duration_s=time.perf_counter() - t_start,
@@ -205,8 +205,15 @@ def run_experiment(cfg: dict, ctx: RunContext, *, store=None) -> RunOutcome:
         raise
 
 
-def _extra_artifacts(run_dir: Path, X_train: pd.DataFrame, model, dataset: dict, task: str) -> list:
-    """Artifacts later layers need without reloading the training data (reference profile)."""
+def _extra_artifacts(run_dir: Path, X_train: pd.DataFrame, X_unseen: pd.DataFrame, model, dataset: dict,
+                     task: str) -> list:
+    """Artifacts later layers need without reloading the training data (reference profile).
+
+    Features are profiled on the training split (what the model learned from); the
+    reference *predictions* come from the holdout, because predictions on the rows a model
+    was fitted on are over-confident (a forest's are near 0/1) and would make every live
+    prediction distribution look drifted.
+    """
     try:
         from mlplat.monitoring.profile import build_profile  # optional until monitoring lands
     except ImportError:
@@ -215,8 +222,8 @@ def _extra_artifacts(run_dir: Path, X_train: pd.DataFrame, model, dataset: dict,
 
     categorical = [c for c in (dataset.get("categorical") or []) if c in X_train.columns]
     numeric = [c for c in X_train.columns if c not in categorical and pd.api.types.is_numeric_dtype(X_train[c])]
-    preds = model.predict_proba(X_train)[:, 1] if task == "classification" and hasattr(model, "predict_proba") \
-        and len(getattr(model, "classes_", [])) == 2 else model.predict(X_train)
+    preds = model.predict_proba(X_unseen)[:, 1] if task == "classification" and hasattr(model, "predict_proba") \
+        and len(getattr(model, "classes_", [])) == 2 else model.predict(X_unseen)
     try:
         profile = build_profile(X_train, numeric=numeric, categorical=categorical, predictions=preds)
     except Exception as exc:  # a missing profile disables drift checks for this run, not the run itself
