@@ -15,9 +15,23 @@ import importlib
 # each domain's operations; a domain adds its module name here
 _SUBMODULES = ("runs", "registry", "serving", "store", "sweeps", "schedule", "governance", "monitoring", "untrusted")
 
-__all__: list[str] = []
-for _name in _SUBMODULES:
-    _mod = importlib.import_module(f"{__name__}.{_name}")
-    for _attr in getattr(_mod, "__all__", ()):
-        globals()[_attr] = getattr(_mod, _attr)
-        __all__.append(_attr)
+
+
+def __getattr__(name: str):
+    """Import domain modules on first use, in order, until one exports ``name``.
+
+    A read-only command (`mlplat leaderboard`) then imports the runs module only, which is
+    part of keeping its whole process under half a second.
+    """
+    for sub in _SUBMODULES:
+        mod = importlib.import_module(f"{__name__}.{sub}")
+        if name in getattr(mod, "__all__", ()):
+            value = getattr(mod, name)
+            globals()[name] = value
+            return value
+    raise AttributeError(f"module {__name__!r} has no operation {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *(a for sub in _SUBMODULES
+                               for a in getattr(importlib.import_module(f"{__name__}.{sub}"), "__all__", ()))})
