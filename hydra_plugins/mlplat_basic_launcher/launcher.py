@@ -17,11 +17,11 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 log = logging.getLogger(__name__)
 
 
-class MlplatBasicLauncher(BasicLauncher):
-    """BasicLauncher that reuses one composition per combination of config-group choices."""
+class JobConfigs:
+    """Job configs as Hydra's ``load_sweep_config`` makes them, composed once per group choice."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, hydra_context, config: DictConfig) -> None:
+        self.hydra_context, self.config = hydra_context, config
         self._bases: Dict[Tuple[str, ...], DictConfig] = {}  # noqa: UP006
 
     def _split(self, overrides: Sequence[str]) -> Optional[Tuple[List[Override], List[Override]]]:  # noqa: UP006, UP045
@@ -38,7 +38,7 @@ class MlplatBasicLauncher(BasicLauncher):
                 values.append(o)
         return groups, values
 
-    def job_config(self, overrides: Sequence[str]) -> DictConfig:
+    def __call__(self, overrides: Sequence[str]) -> DictConfig:
         """The config Hydra's ``load_sweep_config`` would give for ``overrides``."""
         loader = self.hydra_context.config_loader
         split = self._split(overrides)
@@ -63,6 +63,15 @@ class MlplatBasicLauncher(BasicLauncher):
             )
         OmegaConf.copy_cache(from_config=self.config, to_config=cfg)
         return cfg
+
+
+class MlplatBasicLauncher(BasicLauncher):
+    """BasicLauncher that reuses one composition per combination of config-group choices."""
+
+    def job_config(self, overrides: Sequence[str]) -> DictConfig:
+        if getattr(self, "_configs", None) is None or self._configs.config is not self.config:
+            self._configs = JobConfigs(self.hydra_context, self.config)
+        return self._configs(overrides)
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         # BasicLauncher.launch with job_config() in place of load_sweep_config()
