@@ -14,7 +14,7 @@ import os
 import sys
 
 # one module per domain under mlplat.commands; a domain adds its module name here
-COMMAND_MODULES = ("runs", "store", "registry", "serving", "scheduler", "bot", "governance", "monitor")
+COMMAND_MODULES = ("runs", "store", "registry", "serving", "scheduler", "governance", "monitor")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +28,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("train", help="run an experiment (a Hydra app: overrides, -m sweeps, --cfg job)", add_help=False)
     for name in COMMAND_MODULES:
         importlib.import_module(f"mlplat.commands.{name}").register(sub)
+    # front doors that live outside the engine (the Slack bot's `bot` and `chat`) add their
+    # subcommands through this entry-point group, so mlplat never imports them
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="mlplat.commands"):
+        ep.load()(sub)
     sub.add_parser("version", help="print the mlplat version")
     return parser
 

@@ -8,7 +8,7 @@ Create Date: 2026-11-26
 button click or alert, keyed by Slack's own ids (see bot/dedup.py). ``bot_messages``
 remembers which Slack message shows an approval request or alert, so a decision made by
 command or by button updates that one message. Columns are spelled out here (not imported
-from bot/) so this revision stays what it was.
+from the bot package) so this revision stays what it was.
 """
 
 import sqlalchemy as sa

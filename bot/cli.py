@@ -1,8 +1,8 @@
 """`mlplat bot --socket | --http --port N` (the Slack bot) and `mlplat chat [--as USER]`.
 
-The bot lives in the top-level ``bot`` package (it imports mlplat, never the reverse);
-these commands only parse arguments and start it, with one clear line when a token is
-missing or malformed.
+Registered with the `mlplat` command through the ``mlplat.commands`` entry point
+(pyproject.toml), so the engine package never imports the bot. These commands only parse
+arguments and start the bot, with one clear line when a token is missing or malformed.
 """
 
 from __future__ import annotations
