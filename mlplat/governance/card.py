@@ -14,7 +14,7 @@ import json
 import statistics
 from typing import Any
 
-from mlplat.governance.report import fmt_num, html_page, html_table, iso, md_table
+from mlplat.governance.render import fmt_num, html_page, html_table, iso, md_table
 from mlplat.tracking.store import Store
 
 TOP_CATEGORIES = 3

@@ -63,17 +63,19 @@ def governance_report(*, since: float, fmt: str = "md", output: str | None = Non
     """
     from mlplat.governance import audit
     from mlplat.governance import report as rep
+    from mlplat.governance.render import iso
+    from mlplat.governance.report_format import RENDERERS
     from mlplat.governance.schema import governance_reports
 
     _check_format(fmt, FORMATS)
     until = time.time() if until is None else float(until)
     if since >= until:
-        raise ConfigError(f"the report period is empty: since ({rep.iso(since)}) is not before {rep.iso(until)}")
+        raise ConfigError(f"the report period is empty: since ({iso(since)}) is not before {iso(until)}")
     store = _store(store)
     settings = _governance(governance)
     with store.read() as conn:
         data = rep.collect(conn, since=float(since), until=until, governance=settings)
-    content = rep.RENDERERS[fmt](data)
+    content = RENDERERS[fmt](data)
     path = _write(output, content) if output else None
     with store.write() as conn:
         report_id = conn.execute(governance_reports.insert().values(
