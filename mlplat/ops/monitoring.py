@@ -19,304 +19,38 @@ Hydra-style overrides applied when composing); ``store`` to the configured store
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from mlplat.errors import MlplatError, MonitoringError
-
-KINDS = ("drift", "performance", "latency")
-OUTPUT_FORMATS = ("json", "html")
-
-
-# ----------------------------------------------------------------------------- context
-class _Context:
-    """Settings, serving config and store for one operation, composing the config at most once."""
-
-    def __init__(self, monitor: dict | None, serving: dict | None, overrides: list[str] | None, store,
-                 policy: dict | None = None):
-        from mlplat.monitoring import settings as mset
-
-        self._plain: dict | None = None
-        self._overrides = list(overrides or [])
-        self.settings = mset.load(monitor if monitor is not None else self._composed().get("monitor"))
-        self.serving = serving if serving is not None else self._composed()["serving"]
-        self._policy = policy
-        self.store = store or _open_store()
-
-    def _composed(self) -> dict:
-        if self._plain is None:
-            from mlplat.ops.runs import compose_plain
-
-            self._plain = compose_plain(self._overrides)
-        return self._plain
-
-    @property
-    def policy(self) -> dict:
-        if self._policy is None:
-            self._policy = self._composed().get("registry") or {}
-        return self._policy
-
-    @property
-    def log_root(self) -> str:
-        return str((self.serving.get("prediction_log") or {}).get("dir") or "runs/predictions")
-
-
-def _open_store():
-    from mlplat.ops.runs import open_store
-
-    return open_store()
-
-
-def _resolve_version(store, ref_text: str, default_alias: str) -> dict[str, Any]:
-    """``name`` means what the service serves (serving.alias, e.g. production) or else the latest version."""
-    from mlplat.registry import versions
-
-    r = versions.parse_ref(ref_text)
-    if r.version is None and r.alias is None:
-        with store.read() as conn:
-            versions.resolve(conn, r)  # NotFound with the fix when the model is unknown
-            if default_alias in versions.aliases_of(conn, r.name):
-                r = versions.Ref(r.name, alias=default_alias)
-    return versions.get(store, r)
-
-
-def _artifact(store, run_id: str, name: str) -> tuple[bytes | None, str | None]:
-    """An artifact's verified bytes, or None and the reason it cannot be used."""
-    import sqlalchemy as sa
-
-    from mlplat.tracking.artifacts import read_verified
-    from mlplat.tracking.schema import artifacts
-
-    with store.read() as conn:
-        row = conn.execute(sa.select(artifacts).where(artifacts.c.run_id == run_id, artifacts.c.name == name)).first()
-    if row is None:
-        return None, f"run {run_id} has no {name}"
-    if row.pruned_at is not None:
-        return None, f"{name} of run {run_id} was pruned"
-    try:
-        return read_verified(row.path, row.sha256), None
-    except MlplatError as exc:
-        return None, str(exc)
-
-
-def _load_profile(store, version: dict[str, Any]) -> tuple[dict | None, str | None]:
-    subject = f"{version['name']}:{version['version']}"
-    data, why = _artifact(store, version["run_id"], "profile.json")
-    if data is None:
-        return None, (f"{subject} has no reference profile ({why}); drift needs one: re-train with this mlplat and "
-                      "register the new run")
-    try:
-        return json.loads(data), None
-    except ValueError as exc:
-        return None, f"the reference profile of {subject} is not valid JSON ({exc}); re-train and register"
-
-
-def _stamp() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
-
-
-def _write(path: str | Path, text: str) -> str:
-    """Atomic write (temp file + rename): a reader (the bot uploading a report) never sees half of it."""
-    target = Path(path)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except OSError as exc:
-        raise MonitoringError(f"cannot write {str(target)!r}: {exc.strerror or exc}; choose a writable --output "
-                              "(or fix monitor.reports_dir)") from exc
-    return str(target)
-
-
-def _json_text(obj: Any) -> str:
-    return json.dumps(obj, indent=2, sort_keys=True, default=str, allow_nan=False)
-
-
-def _jsonable(obj: Any) -> Any:
-    """NaN/inf (e.g. a metric on one class) become None so reports stay strict JSON."""
-    import math
-
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    return obj
-
-
-# ----------------------------------------------------------------------------- recording and alerts
-def _record(ctx: _Context, *, kind: str, out: dict[str, Any], statuses: dict[str, str], summary: dict[str, Any],
-            actor: str, source: str) -> int:
-    from mlplat.governance import audit
-    from mlplat.monitoring.schema import monitor_checks
-
-    window = out.get("window") or {}
-    with ctx.store.write() as conn:
-        check_id = conn.execute(monitor_checks.insert().values(
-            created_at=out["checked_at"], kind=kind, model=out["model"], version=out.get("version"),
-            window_start=window.get("start"), window_end=window.get("end"), input=out.get("input"),
-            n_rows=out.get("n_rows"), status=out["status"], features=json.dumps(statuses, sort_keys=True),
-            summary=json.dumps(_jsonable(summary), sort_keys=True), report_json=out["reports"].get("json"),
-            report_html=out["reports"].get("html"), actor=actor, source=source,
-        )).inserted_primary_key[0]
-        audit.append(conn, actor=actor, source=source, action=f"monitor.{kind}", object_type="model",
-                     object_id=f"{out['model']}:{out.get('version')}" if out.get("version") else out["model"],
-                     payload={"check_id": int(check_id), "status": out["status"], "input": out.get("input"),
-                              "report": out["reports"].get("json")})
-    return int(check_id)
-
-
-def _alert(ctx: _Context, *, kind: str, out: dict[str, Any], findings: list, title: str) -> dict[str, Any]:
-    """Record the findings in the dedup ledger and send the new ones (see mlplat.monitoring.alerts)."""
-    from mlplat.monitoring import alerts
-    from mlplat.monitoring.settings import seconds
-
-    alarm = set(ctx.settings["alerts"]["statuses"])
-    findings = [f for f in findings if f.status in alarm]
-    if not findings:
-        return {"sent": False, "new": [], "suppressed": []}
-    cooldown = seconds(ctx.settings["alerts"]["cooldown"], "alerts.cooldown")
-    with ctx.store.write() as conn:
-        decision = alerts.decide(conn, model=out["model"], kind=kind, findings=findings, cooldown_s=cooldown,
-                                 check_id=out.get("check_id"))
-    result: dict[str, Any] = {"sent": decision.send, "new": [f.feature for f in decision.new],
-                              "suppressed": [f.feature for f in decision.suppressed]}
-    if decision.send:
-        ev = alerts.event(kind=kind, model=out["model"], version=out.get("version"), status=out["status"],
-                          decision=decision, title=title,
-                          attachments=[out["reports"].get("html"), out["reports"].get("json")],
-                          details={"check_id": out.get("check_id"), "input": out.get("input"),
-                                   "window": out.get("window")})
-        failure = alerts.deliver(ev)
-        if failure:
-            result["error"] = failure
-    return result
-
-
-def _fail_if_nothing_checked(out: dict[str, Any], reason: str) -> None:
-    if out["status"] == "error":
-        where = out["reports"].get("html") or out["reports"].get("json")
-        exc = MonitoringError(f"nothing could be checked for {out['ref']}: {reason}"
-                              + (f" (report: {where})" if where else ""))
-        exc.result = out  # type: ignore[attr-defined]
-        raise exc
-
-
-def _window(since: float | None, until: float | None) -> tuple[float | None, float]:
-    until = time.time() if until is None else float(until)
-    if since is not None and since >= until:
-        raise MonitoringError(f"the window is empty: since ({since:.0f}) is not before until ({until:.0f})")
-    return since, until
-
-
-def _read_log(ctx: _Context, name: str, since: float | None, until: float):
-    from mlplat.ops.serving import read_prediction_log
-
-    try:
-        log = read_prediction_log(name, since, root=ctx.log_root)
-    except Exception as exc:  # a corrupt Parquet part: say which store, not a traceback
-        raise MonitoringError(f"cannot read the prediction log of {name!r} under {ctx.log_root!r}: {exc}") from exc
-    if len(log) and "ts" in log.columns:
-        log = log[log["ts"] <= until]
-    return log
-
-
-# ----------------------------------------------------------------------------- drift inputs
-def _pred_column(version: dict[str, Any], profile: dict | None) -> str:
-    """Which logged/scored column the profile's ``prediction`` describes.
-
-    The engine profiles a binary classifier by its positive-class probability (more
-    sensitive than the label), anything else by its prediction.
-    """
-    ref = ((profile or {}).get("predictions") or {}).get("prediction") or {}
-    classes = ((version.get("signature") or {}).get("output") or {}).get("classes") or []
-    if version.get("task") == "classification" and ref.get("kind") == "numeric" and len(classes) == 2:
-        return f"proba.{classes[1]}"
-    return "prediction"
-
-
-def _model_predictions(ctx: _Context, version: dict[str, Any], frame, column: str, notes: list[str]):
-    """Score ``frame`` with the version's (sha256-verified) model for prediction drift; None if it cannot."""
-    import pandas as pd
-
-    from mlplat.serving.holder import load_version
-
-    names = [f["name"] for f in (version.get("signature") or {}).get("inputs") or []]
-    missing = [n for n in names if n not in frame.columns]
-    if missing:
-        notes.append(f"prediction drift not checked: the model needs the missing column(s) {missing}")
-        return None
-    if frame.empty:
-        return None
-    try:
-        loaded = load_version(ctx.store, version["name"], version["version"])
-        X = frame[names]
-        if column.startswith("proba."):
-            proba = loaded.model.predict_proba(X)
-            idx = [str(c) for c in loaded.model.classes_].index(column.removeprefix("proba."))
-            return pd.DataFrame({"prediction": proba[:, idx]})
-        return pd.DataFrame({"prediction": loaded.model.predict(X)})
-    except Exception as exc:  # noqa: BLE001 - bad data makes the model fail; the feature checks still stand
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        notes.append(f"prediction drift not checked: the model could not score the current data ({text})")
-        return None
-
-
-def _drift_inputs_from_file(ctx: _Context, version: dict[str, Any], profile: dict | None, path: str,
-                            notes: list[str]):
-    from mlplat.monitoring.checks import read_table
-
-    frame = read_table(path, "current")
-    column = _pred_column(version, profile)
-    output_cols = [c for c in frame.columns if str(c) == "prediction" or str(c).startswith("proba.")]
-    features = frame.drop(columns=output_cols)
-    preds = None
-    if profile and profile.get("predictions"):
-        if column in frame.columns:  # a file scored by `mlplat predict`: use what the model said then
-            preds = frame[[column]].rename(columns={column: "prediction"})
-        else:
-            preds = _model_predictions(ctx, version, features, column, notes)
-    return features, preds
-
-
-def _drift_inputs_from_log(ctx: _Context, version: dict[str, Any], profile: dict | None, since, until,
-                           notes: list[str]):
-    import pandas as pd
-
-    log = _read_log(ctx, version["name"], since, until)
-    if len(log) and "version" in log.columns:
-        other = log[log["version"] != version["version"]]
-        if len(other):
-            seen = sorted({int(v) for v in other["version"].dropna().unique()})
-            notes.append(f"{len(other)} logged row(s) of other version(s) {seen} were left out; check "
-                         f"{version['name']}:<version> for those")
-        log = log[log["version"] == version["version"]]
-    names = [f["name"] for f in (version.get("signature") or {}).get("inputs") or []]
-    if log.empty:
-        notes.append(f"no predictions of {version['name']}:{version['version']} were logged in the window")
-        empty = {n: pd.Series(dtype="float64") for n in names}
-        return pd.DataFrame(empty), None, 0
-    inputs = {c: c.removeprefix("input.") for c in log.columns if str(c).startswith("input.")}
-    features = log[list(inputs)].rename(columns=inputs).reset_index(drop=True)
-    column = _pred_column(version, profile)
-    preds = None
-    if column in log.columns:
-        preds = log[[column]].rename(columns={column: "prediction"}).reset_index(drop=True)
-    return features, preds, len(log)
-
-
-# ----------------------------------------------------------------------------- drift
-def _strip_plots(features: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {k: {kk: vv for kk, vv in v.items() if kk != "plot"} for k, v in features.items()}
+from mlplat.errors import MonitoringError
+from mlplat.ops.monitoring_inputs import (
+    _Context,
+    _drift_inputs_from_file,
+    _drift_inputs_from_log,
+    _label_column,
+    _load_profile,
+    _open_store,
+    _proba_frame,
+    _read_log,
+    _resolve_version,
+    _run_dataset,
+    _scored_file,
+    _window,
+)
+from mlplat.ops.monitoring_records import (
+    KINDS,
+    _alert,
+    _fail_if_nothing_checked,
+    _json_text,
+    _jsonable,
+    _output_format,
+    _record,
+    _stamp,
+    _strip_plots,
+    _write,
+)
 
 
 def _confirmed(ctx: _Context, name: str, needed: int) -> bool:
@@ -455,76 +189,6 @@ def check_drift(name_or_ref: str, *, current: str | None = None, since: float | 
                           title=f"Drift on {name}:{v}: {out['n_drifted']}/{out['n_checked']} features drifted")
     out["retrain"] = _maybe_retrain(ctx, out, actor, source)
     return out
-
-
-def _output_format(fmt: str | None, output: str | None) -> str | None:
-    if fmt is None or fmt == "table":
-        if output is None:
-            return None
-        return "html" if Path(output).suffix.lower() in (".html", ".htm") else "json"
-    if fmt not in OUTPUT_FORMATS:
-        raise MonitoringError(f"report format {fmt!r} is not supported; use one of {', '.join(OUTPUT_FORMATS)}")
-    return fmt
-
-
-# ----------------------------------------------------------------------------- performance
-def _run_dataset(store, version: dict[str, Any]) -> dict[str, Any]:
-    from mlplat.tracking.runs import get_run
-
-    try:
-        return (get_run(store, version["run_id"]).get("config") or {}).get("dataset") or {}
-    except MlplatError:
-        return {}
-
-
-def _label_column(labels, given: str | None, dataset: dict[str, Any], id_cols: list[str]) -> str:
-    if given:
-        if given not in labels.columns:
-            raise MonitoringError(f"label column {given!r} is not in the labels file (it has {list(labels.columns)})")
-        return given
-    for candidate in (dataset.get("target"), "label", "y"):
-        if candidate and candidate in labels.columns:
-            return str(candidate)
-    rest = [c for c in labels.columns if c not in id_cols]
-    if len(rest) == 1:
-        return str(rest[0])
-    raise MonitoringError(f"cannot tell which labels column holds the label (columns {list(labels.columns)}); "
-                          "name it with --label-column")
-
-
-def _proba_frame(frame, classes: list[Any] | None):
-    if not classes:
-        return None
-    cols = [f"proba.{c}" for c in classes]
-    return frame[cols] if all(c in frame.columns for c in cols) else None
-
-
-def _scored_file(ctx: _Context, version: dict[str, Any], path: str, notes: list[str]):
-    """A --current file with the model's outputs: its own prediction columns, else scored now."""
-    import pandas as pd
-
-    from mlplat.monitoring.checks import read_table
-    from mlplat.serving.holder import load_version
-
-    frame = read_table(path, "current").reset_index(drop=True)
-    if "prediction" in frame.columns:
-        return frame
-    names = [f["name"] for f in (version.get("signature") or {}).get("inputs") or []]
-    missing = [n for n in names if n not in frame.columns]
-    if missing:
-        raise MonitoringError(f"current file {path!r} lacks the model's feature column(s) {missing} and has no "
-                              "prediction column; add them or score it with `mlplat predict` first")
-    loaded = load_version(ctx.store, version["name"], version["version"])
-    try:
-        pred, proba = loaded.predict(frame[names])
-    except Exception as exc:
-        raise MonitoringError(f"the model could not score {path!r}: {str(exc).splitlines()[0]}") from exc
-    frame["prediction"] = pred
-    if proba is not None and loaded.classes:
-        proba_df = pd.DataFrame(proba, columns=[f"proba.{c}" for c in loaded.classes])
-        frame = pd.concat([frame, proba_df], axis=1)
-    notes.append(f"{path} had no prediction column: scored with {version['name']}:{version['version']}")
-    return frame
 
 
 def check_performance(name_or_ref: str, *, labels: str, id_column: str | None = None,

@@ -1,0 +1,256 @@
+"""What a monitoring check reads: the registered version, its reference profile, and the current data (a file or
+the prediction log). Helpers of ``mlplat.ops.monitoring``: they use other operations, so they live in ops."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from mlplat.errors import MlplatError, MonitoringError
+
+
+# ----------------------------------------------------------------------------- context
+class _Context:
+    """Settings, serving config and store for one operation, composing the config at most once."""
+
+    def __init__(self, monitor: dict | None, serving: dict | None, overrides: list[str] | None, store,
+                 policy: dict | None = None):
+        from mlplat.monitoring import settings as mset
+
+        self._plain: dict | None = None
+        self._overrides = list(overrides or [])
+        self.settings = mset.load(monitor if monitor is not None else self._composed().get("monitor"))
+        self.serving = serving if serving is not None else self._composed()["serving"]
+        self._policy = policy
+        self.store = store or _open_store()
+
+    def _composed(self) -> dict:
+        if self._plain is None:
+            from mlplat.ops.runs import compose_plain
+
+            self._plain = compose_plain(self._overrides)
+        return self._plain
+
+    @property
+    def policy(self) -> dict:
+        if self._policy is None:
+            self._policy = self._composed().get("registry") or {}
+        return self._policy
+
+    @property
+    def log_root(self) -> str:
+        return str((self.serving.get("prediction_log") or {}).get("dir") or "runs/predictions")
+
+
+def _open_store():
+    from mlplat.ops.runs import open_store
+
+    return open_store()
+
+
+def _resolve_version(store, ref_text: str, default_alias: str) -> dict[str, Any]:
+    """``name`` means what the service serves (serving.alias, e.g. production) or else the latest version."""
+    from mlplat.registry import versions
+
+    r = versions.parse_ref(ref_text)
+    if r.version is None and r.alias is None:
+        with store.read() as conn:
+            versions.resolve(conn, r)  # NotFound with the fix when the model is unknown
+            if default_alias in versions.aliases_of(conn, r.name):
+                r = versions.Ref(r.name, alias=default_alias)
+    return versions.get(store, r)
+
+
+def _artifact(store, run_id: str, name: str) -> tuple[bytes | None, str | None]:
+    """An artifact's verified bytes, or None and the reason it cannot be used."""
+    import sqlalchemy as sa
+
+    from mlplat.tracking.artifacts import read_verified
+    from mlplat.tracking.schema import artifacts
+
+    with store.read() as conn:
+        row = conn.execute(sa.select(artifacts).where(artifacts.c.run_id == run_id, artifacts.c.name == name)).first()
+    if row is None:
+        return None, f"run {run_id} has no {name}"
+    if row.pruned_at is not None:
+        return None, f"{name} of run {run_id} was pruned"
+    try:
+        return read_verified(row.path, row.sha256), None
+    except MlplatError as exc:
+        return None, str(exc)
+
+
+def _load_profile(store, version: dict[str, Any]) -> tuple[dict | None, str | None]:
+    subject = f"{version['name']}:{version['version']}"
+    data, why = _artifact(store, version["run_id"], "profile.json")
+    if data is None:
+        return None, (f"{subject} has no reference profile ({why}); drift needs one: re-train with this mlplat and "
+                      "register the new run")
+    try:
+        return json.loads(data), None
+    except ValueError as exc:
+        return None, f"the reference profile of {subject} is not valid JSON ({exc}); re-train and register"
+
+
+def _window(since: float | None, until: float | None) -> tuple[float | None, float]:
+    until = time.time() if until is None else float(until)
+    if since is not None and since >= until:
+        raise MonitoringError(f"the window is empty: since ({since:.0f}) is not before until ({until:.0f})")
+    return since, until
+
+
+def _read_log(ctx: _Context, name: str, since: float | None, until: float):
+    from mlplat.ops.serving import read_prediction_log
+
+    try:
+        log = read_prediction_log(name, since, root=ctx.log_root)
+    except Exception as exc:  # a corrupt Parquet part: say which store, not a traceback
+        raise MonitoringError(f"cannot read the prediction log of {name!r} under {ctx.log_root!r}: {exc}") from exc
+    if len(log) and "ts" in log.columns:
+        log = log[log["ts"] <= until]
+    return log
+
+
+# ----------------------------------------------------------------------------- drift inputs
+def _pred_column(version: dict[str, Any], profile: dict | None) -> str:
+    """Which logged/scored column the profile's ``prediction`` describes.
+
+    The engine profiles a binary classifier by its positive-class probability (more
+    sensitive than the label), anything else by its prediction.
+    """
+    ref = ((profile or {}).get("predictions") or {}).get("prediction") or {}
+    classes = ((version.get("signature") or {}).get("output") or {}).get("classes") or []
+    if version.get("task") == "classification" and ref.get("kind") == "numeric" and len(classes) == 2:
+        return f"proba.{classes[1]}"
+    return "prediction"
+
+
+def _model_predictions(ctx: _Context, version: dict[str, Any], frame, column: str, notes: list[str]):
+    """Score ``frame`` with the version's (sha256-verified) model for prediction drift; None if it cannot."""
+    import pandas as pd
+
+    from mlplat.serving.holder import load_version
+
+    names = [f["name"] for f in (version.get("signature") or {}).get("inputs") or []]
+    missing = [n for n in names if n not in frame.columns]
+    if missing:
+        notes.append(f"prediction drift not checked: the model needs the missing column(s) {missing}")
+        return None
+    if frame.empty:
+        return None
+    try:
+        loaded = load_version(ctx.store, version["name"], version["version"])
+        X = frame[names]
+        if column.startswith("proba."):
+            proba = loaded.model.predict_proba(X)
+            idx = [str(c) for c in loaded.model.classes_].index(column.removeprefix("proba."))
+            return pd.DataFrame({"prediction": proba[:, idx]})
+        return pd.DataFrame({"prediction": loaded.model.predict(X)})
+    except Exception as exc:  # noqa: BLE001 - bad data makes the model fail; the feature checks still stand
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        notes.append(f"prediction drift not checked: the model could not score the current data ({text})")
+        return None
+
+
+def _drift_inputs_from_file(ctx: _Context, version: dict[str, Any], profile: dict | None, path: str,
+                            notes: list[str]):
+    from mlplat.monitoring.checks import read_table
+
+    frame = read_table(path, "current")
+    column = _pred_column(version, profile)
+    output_cols = [c for c in frame.columns if str(c) == "prediction" or str(c).startswith("proba.")]
+    features = frame.drop(columns=output_cols)
+    preds = None
+    if profile and profile.get("predictions"):
+        if column in frame.columns:  # a file scored by `mlplat predict`: use what the model said then
+            preds = frame[[column]].rename(columns={column: "prediction"})
+        else:
+            preds = _model_predictions(ctx, version, features, column, notes)
+    return features, preds
+
+
+def _drift_inputs_from_log(ctx: _Context, version: dict[str, Any], profile: dict | None, since, until,
+                           notes: list[str]):
+    import pandas as pd
+
+    log = _read_log(ctx, version["name"], since, until)
+    if len(log) and "version" in log.columns:
+        other = log[log["version"] != version["version"]]
+        if len(other):
+            seen = sorted({int(v) for v in other["version"].dropna().unique()})
+            notes.append(f"{len(other)} logged row(s) of other version(s) {seen} were left out; check "
+                         f"{version['name']}:<version> for those")
+        log = log[log["version"] == version["version"]]
+    names = [f["name"] for f in (version.get("signature") or {}).get("inputs") or []]
+    if log.empty:
+        notes.append(f"no predictions of {version['name']}:{version['version']} were logged in the window")
+        empty = {n: pd.Series(dtype="float64") for n in names}
+        return pd.DataFrame(empty), None, 0
+    inputs = {c: c.removeprefix("input.") for c in log.columns if str(c).startswith("input.")}
+    features = log[list(inputs)].rename(columns=inputs).reset_index(drop=True)
+    column = _pred_column(version, profile)
+    preds = None
+    if column in log.columns:
+        preds = log[[column]].rename(columns={column: "prediction"}).reset_index(drop=True)
+    return features, preds, len(log)
+
+
+# ----------------------------------------------------------------------------- performance
+def _run_dataset(store, version: dict[str, Any]) -> dict[str, Any]:
+    from mlplat.tracking.runs import get_run
+
+    try:
+        return (get_run(store, version["run_id"]).get("config") or {}).get("dataset") or {}
+    except MlplatError:
+        return {}
+
+
+def _label_column(labels, given: str | None, dataset: dict[str, Any], id_cols: list[str]) -> str:
+    if given:
+        if given not in labels.columns:
+            raise MonitoringError(f"label column {given!r} is not in the labels file (it has {list(labels.columns)})")
+        return given
+    for candidate in (dataset.get("target"), "label", "y"):
+        if candidate and candidate in labels.columns:
+            return str(candidate)
+    rest = [c for c in labels.columns if c not in id_cols]
+    if len(rest) == 1:
+        return str(rest[0])
+    raise MonitoringError(f"cannot tell which labels column holds the label (columns {list(labels.columns)}); "
+                          "name it with --label-column")
+
+
+def _proba_frame(frame, classes: list[Any] | None):
+    if not classes:
+        return None
+    cols = [f"proba.{c}" for c in classes]
+    return frame[cols] if all(c in frame.columns for c in cols) else None
+
+
+def _scored_file(ctx: _Context, version: dict[str, Any], path: str, notes: list[str]):
+    """A --current file with the model's outputs: its own prediction columns, else scored now."""
+    import pandas as pd
+
+    from mlplat.monitoring.checks import read_table
+    from mlplat.serving.holder import load_version
+
+    frame = read_table(path, "current").reset_index(drop=True)
+    if "prediction" in frame.columns:
+        return frame
+    names = [f["name"] for f in (version.get("signature") or {}).get("inputs") or []]
+    missing = [n for n in names if n not in frame.columns]
+    if missing:
+        raise MonitoringError(f"current file {path!r} lacks the model's feature column(s) {missing} and has no "
+                              "prediction column; add them or score it with `mlplat predict` first")
+    loaded = load_version(ctx.store, version["name"], version["version"])
+    try:
+        pred, proba = loaded.predict(frame[names])
+    except Exception as exc:
+        raise MonitoringError(f"the model could not score {path!r}: {str(exc).splitlines()[0]}") from exc
+    frame["prediction"] = pred
+    if proba is not None and loaded.classes:
+        proba_df = pd.DataFrame(proba, columns=[f"proba.{c}" for c in loaded.classes])
+        frame = pd.concat([frame, proba_df], axis=1)
+    notes.append(f"{path} had no prediction column: scored with {version['name']}:{version['version']}")
+    return frame
