@@ -71,7 +71,6 @@ GIL, so this scales on the 2-core target machine.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -80,14 +79,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as _st
 
-from mlplat.monitoring import stats
+from mlplat.monitoring.feature_drift import (
+    FeatureDrift,
+    _check_categorical,
+    _check_numeric,
+    _error,
+)
 from mlplat.monitoring.profile import (
     PROFILE_FORMAT,
-    categorical_counts,
     categorical_summary,
-    clean_numeric,
     numeric_summary,
     prediction_frame,
     profile_predictions,
@@ -95,19 +96,6 @@ from mlplat.monitoring.profile import (
 
 __all__ = ["DEFAULT_CONFIG", "DriftResult", "FeatureDrift", "check_drift"]
 
-P_VALUE_METHODS = frozenset({"ks", "chisquare", "chi2", "z"})
-DISTANCE_METHODS = frozenset({"wasserstein", "psi", "jensenshannon"})
-NUMERIC_METHODS = frozenset({"ks", "wasserstein", "psi", "jensenshannon", "chisquare", "chi2", "z"})
-CATEGORICAL_METHODS = frozenset({"psi", "jensenshannon", "chisquare", "chi2", "z"})
-DEFAULT_THRESHOLDS = {
-    "ks": 0.05,
-    "chisquare": 0.05,
-    "chi2": 0.05,
-    "z": 0.05,
-    "wasserstein": 0.1,
-    "psi": 0.1,
-    "jensenshannon": 0.1,
-}
 DEFAULT_CONFIG: dict[str, Any] = {
     "drift_share": 0.5,
     "warn_ratio": 0.5,
@@ -128,45 +116,6 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "n_jobs": None,
     "plot_categories": 12,
 }
-
-
-@dataclass
-class FeatureDrift:
-    """Outcome for one column.
-
-    ``score`` is the value compared with ``threshold``: the p-value for
-    ``ks``/``chisquare``/``z``, the distance otherwise (Evidently's
-    ``drift_score``).  ``statistic`` is the test statistic (KS D, chi², z) or
-    the distance.
-    """
-
-    name: str
-    kind: str
-    status: str
-    reason: str
-    method: str | None = None
-    score: float | None = None
-    statistic: float | None = None
-    p_value: float | None = None
-    threshold: float | None = None
-    drifted: bool = False
-    n_ref: int | None = None
-    n_cur: int | None = None
-    null_share_ref: float | None = None
-    null_share_cur: float | None = None
-    null_share_change: float | None = None
-    unseen_categories: list[str] = field(default_factory=list)
-    unseen_share: float = 0.0
-    plot: dict[str, Any] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict (NaN/inf scores become None)."""
-        out = asdict(self)
-        for key in ("score", "statistic", "p_value"):
-            val = out[key]
-            if val is not None and not math.isfinite(val):
-                out[key] = None if math.isnan(val) else (1e308 if val > 0 else -1e308)
-        return out
 
 
 @dataclass
@@ -214,297 +163,16 @@ def _merge_config(config: dict[str, Any] | None) -> tuple[dict[str, Any], list[s
     return cfg, notes
 
 
-def _requested(cfg: dict[str, Any], override: dict[str, Any], kind: str) -> tuple[str | None, float | None]:
-    """Method/threshold explicitly requested for a column (None = automatic)."""
-    prefix = "num" if kind == "numeric" else "cat"
-    method = override.get("method") or cfg[f"{prefix}_method"] or cfg["method"]
-    threshold = override.get("threshold")
-    if threshold is None:
-        threshold = cfg[f"{prefix}_threshold"]
-    if threshold is None:
-        threshold = cfg["threshold"]
-    return method, threshold
-
-
-def _auto_method(kind: str, n_ref: int, n_values: int, small_rows: int) -> str:
-    """Evidently 0.7's default test for a column (see module docstring)."""
-    if n_ref <= small_rows:
-        if kind == "numeric" and n_values > 5:
-            return "ks"
-        return "chi2" if n_values > 2 else "z"
-    if kind == "numeric" and n_values > 5:
-        return "wasserstein"
-    return "jensenshannon"
-
-
 # --------------------------------------------------------------------------- helpers
-
-
-def _error(name: str, kind: str, reason: str, **extra: Any) -> FeatureDrift:
-    return FeatureDrift(name=name, kind=kind, status="error", reason=reason, **extra)
-
-
-def _value_counts_sorted(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    starts = np.flatnonzero(np.concatenate([[True], np.diff(sorted_values) != 0]))
-    return sorted_values[starts], np.diff(np.append(starts, sorted_values.size))
-
-
-def _align_counts(
-    ref_keys: np.ndarray, ref_counts: np.ndarray, cur_keys: np.ndarray, cur_counts: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Counts of both samples over the sorted union of keys (0 where absent)."""
-    keys = np.union1d(ref_keys, cur_keys)
-    ref_full = np.zeros(keys.size, dtype=np.float64)
-    cur_full = np.zeros(keys.size, dtype=np.float64)
-    ref_full[np.searchsorted(keys, ref_keys)] = ref_counts
-    cur_full[np.searchsorted(keys, cur_keys)] = cur_counts
-    return keys, ref_full, cur_full
-
-
-def _null_shift(ref_share: float, n_ref: int, cur_share: float, n_cur: int) -> float:
-    """Two-proportion z-test p-value for a change in null share."""
-    if n_ref == 0 or n_cur == 0 or ref_share == cur_share:
-        return 1.0
-    pooled = (ref_share * n_ref + cur_share * n_cur) / (n_ref + n_cur)
-    se = math.sqrt(pooled * (1 - pooled) * (1 / n_ref + 1 / n_cur))
-    if se == 0:
-        return 1.0
-    return float(2 * _st.norm.sf(abs(ref_share - cur_share) / se))
-
-
-@dataclass
-class _Scored:
-    method: str
-    score: float
-    statistic: float
-    p_value: float | None
-
-
-def _score_counts(method: str, keys_ref: np.ndarray, keys_cur: np.ndarray, n_ref: int, n_cur: int) -> _Scored:
-    """Score aligned per-value counts (categorical, or numeric with few values)."""
-    ref_pct, cur_pct = keys_ref / n_ref, keys_cur / n_cur
-    if method in ("chisquare", "chi2"):
-        test = stats.chisquare_from_counts if method == "chisquare" else stats.chi2_homogeneity_from_counts
-        res = test(keys_ref, keys_cur)
-        return _Scored(method, res.p_value, res.statistic, res.p_value)
-    if method == "z":
-        z, p = stats.z_test_from_counts(keys_ref, keys_cur)
-        return _Scored(method, p, z, p)
-    if method == "psi":
-        val = stats.psi_from_percents(ref_pct, cur_pct)
-    else:
-        val = stats.jensenshannon_from_percents(ref_pct, cur_pct)
-    return _Scored(method, val, val, None)
 
 
 # --------------------------------------------------------------------------- verdicts
 
 
-def _verdict(feat: FeatureDrift, cfg: dict[str, Any]) -> None:
-    """Set drifted/status/reason from the score, null shift and unseen values."""
-    ratio = float(cfg["warn_ratio"])
-    thr = float(feat.threshold or 0.0)
-    score = float(feat.score if feat.score is not None else math.nan)
-    reasons: list[str] = []
-    warn = False
-    if feat.method in P_VALUE_METHODS:
-        feat.drifted = bool(score <= thr) if feat.method == "ks" else bool(score < thr)
-        warn = score <= thr / ratio if ratio > 0 else False
-        op = (
-            ("<=" if feat.method == "ks" else "<") if feat.drifted else (">" if feat.method == "ks" else ">=")
-        )
-        reasons.append(f"{feat.method} p={score:.4g} {op} {thr:g}")
-    else:
-        feat.drifted = bool(score >= thr)
-        warn = score >= thr * ratio
-        op = ">=" if feat.drifted else "<"
-        reasons.append(f"{feat.method}={score:.4g} {op} {thr:g}")
-    drift = feat.drifted
-    drift, warn = _null_verdict(feat, cfg, reasons, drift, warn)
-    if feat.unseen_categories:
-        warn = True
-        reasons.append(f"{len(feat.unseen_categories)} unseen categor(ies), {feat.unseen_share:.1%} of rows")
-        if feat.unseen_share >= float(cfg["unseen_share_threshold"]):
-            drift = True
-    feat.status = "drift" if drift else ("warn" if warn else "ok")
-    feat.reason = "; ".join(reasons)
-
-
-def _null_verdict(
-    feat: FeatureDrift, cfg: dict[str, Any], reasons: list[str], drift: bool, warn: bool
-) -> tuple[bool, bool]:
-    if feat.null_share_ref is None or feat.null_share_cur is None:
-        return drift, warn
-    change = feat.null_share_cur - feat.null_share_ref
-    feat.null_share_change = change
-    n_ref = int(feat.n_ref or 0)
-    n_cur = int(feat.n_cur or 0)
-    p = _null_shift(feat.null_share_ref, n_ref, feat.null_share_cur, n_cur)
-    thr = float(cfg["null_share_threshold"])
-    significant = p < float(cfg["null_share_alpha"])
-    if significant and abs(change) >= thr * float(cfg["warn_ratio"]):
-        warn = True
-        reasons.append(f"null share {feat.null_share_ref:.1%} -> {feat.null_share_cur:.1%}")
-        drift = drift or abs(change) >= thr
-    return drift, warn
-
-
 # --------------------------------------------------------------------------- numeric
 
 
-def _ref_arrays(ref: dict[str, Any]) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    sample = np.asarray(ref["sample"], dtype=np.float64)
-    vc = ref.get("value_counts")
-    if vc is None:
-        return sample, None, None
-    return sample, np.asarray(vc["values"], dtype=np.float64), np.asarray(vc["counts"], dtype=np.float64)
-
-
-def _numeric_score(
-    method: str,
-    ref: dict[str, Any],
-    sample: np.ndarray,
-    vc: tuple[np.ndarray, np.ndarray] | None,
-    cur_sorted: np.ndarray,
-) -> _Scored:
-    n_ref = int(ref["n_valid"])
-    if method == "ks":
-        res = stats.ks_2samp_sorted(sample, cur_sorted, n_ref=n_ref)
-        return _Scored(method, res.p_value, res.statistic, res.p_value)
-    if method == "wasserstein":
-        norm = max(float(ref["std"]), 0.001)
-        val = stats.wasserstein_sorted(sample, cur_sorted) / norm
-        return _Scored(method, val, val, None)
-    if method in ("psi", "jensenshannon") and int(ref["n_unique"]) > 20:
-        lo = min(float(ref["min"]), float(cur_sorted[0]))
-        hi = max(float(ref["max"]), float(cur_sorted[-1]))
-        edges = stats.sturges_edges(lo, hi, n_ref + cur_sorted.size)
-        ref_pct = stats.weighted_bin_percents(sample, edges)
-        cur_pct = stats.weighted_bin_percents(cur_sorted, edges)
-        if method == "psi":
-            val = stats.psi_from_percents(ref_pct, cur_pct)
-        else:
-            val = stats.jensenshannon_from_percents(ref_pct, cur_pct)
-        return _Scored(method, val, val, None)
-    if vc is None:
-        raise ValueError(f"method {method!r} needs a column with <= 20 distinct reference values")
-    cur_keys, cur_counts = _value_counts_sorted(cur_sorted)
-    _, ref_full, cur_full = _align_counts(vc[0], vc[1], cur_keys, cur_counts.astype(np.float64))
-    return _score_counts(method, ref_full, cur_full, n_ref, cur_sorted.size)
-
-
-def _numeric_plot(ref: dict[str, Any], cur_sorted: np.ndarray) -> dict[str, Any]:
-    edges = np.asarray(ref["histogram"]["edges"], dtype=np.float64)
-    ref_counts = np.asarray(ref["histogram"]["counts"], dtype=np.float64)
-    clipped = np.clip(cur_sorted, edges[0], edges[-1])
-    cur_pct = stats.weighted_bin_percents(clipped, edges)
-    return {
-        "type": "hist",
-        "edges": edges.tolist(),
-        "ref": (ref_counts / max(ref_counts.sum(), 1.0)).tolist(),
-        "cur": cur_pct.tolist(),
-    }
-
-
-def _check_numeric(name: str, ref: dict[str, Any], cur: pd.Series, cfg: dict[str, Any]) -> FeatureDrift:
-    base = {"n_ref": ref.get("n"), "null_share_ref": ref.get("null_share")}
-    values, n_null, err = clean_numeric(cur)
-    if err is not None or values is None:
-        return _error(name, "numeric", err or "invalid current column", **base)
-    n_cur = int(cur.size)
-    base.update(n_cur=n_cur, null_share_cur=(n_null / n_cur) if n_cur else None)
-    if values.size == 0:
-        reason = "current data is empty" if n_cur == 0 else "current column has no non-null values"
-        return _error(name, "numeric", reason, **base)
-    cur_sorted = np.sort(values)
-    sample, vc_vals, vc_counts = _ref_arrays(ref)
-    vc = None if vc_vals is None else (vc_vals, vc_counts)
-    method, threshold = _requested(cfg, cfg["features"].get(name) or {}, "numeric")
-    if method is None:
-        n_values = int(ref["n_unique"])
-        if vc is not None:
-            n_values = int(np.union1d(vc[0], _value_counts_sorted(cur_sorted)[0]).size)
-        method = _auto_method("numeric", int(ref["n_valid"]), n_values, int(cfg["small_reference_rows"]))
-    if method not in NUMERIC_METHODS:
-        return _error(name, "numeric", f"unknown method {method!r} for numeric column", **base)
-    scored = _numeric_score(method, ref, sample, vc, cur_sorted)
-    feat = FeatureDrift(
-        name=name,
-        kind="numeric",
-        status="ok",
-        reason="",
-        method=method,
-        score=scored.score,
-        statistic=scored.statistic,
-        p_value=scored.p_value,
-        threshold=float(threshold if threshold is not None else DEFAULT_THRESHOLDS[method]),
-        plot=_numeric_plot(ref, cur_sorted),
-        **base,
-    )
-    _verdict(feat, cfg)
-    return feat
-
-
 # --------------------------------------------------------------------------- categorical
-
-
-def _categorical_plot(keys: np.ndarray, ref_pct: np.ndarray, cur_pct: np.ndarray, top: int) -> dict[str, Any]:
-    order = np.argsort(-np.maximum(ref_pct, cur_pct), kind="stable")
-    shown = order[:top]
-    labels = [str(k) for k in keys[shown]]
-    ref_vals, cur_vals = ref_pct[shown].tolist(), cur_pct[shown].tolist()
-    if order.size > top:
-        rest = order[top:]
-        labels.append(f"other ({rest.size})")
-        ref_vals.append(float(ref_pct[rest].sum()))
-        cur_vals.append(float(cur_pct[rest].sum()))
-    return {"type": "bar", "labels": labels, "ref": ref_vals, "cur": cur_vals}
-
-
-def _check_categorical(name: str, ref: dict[str, Any], cur: pd.Series, cfg: dict[str, Any]) -> FeatureDrift:
-    base: dict[str, Any] = {"n_ref": ref.get("n"), "null_share_ref": ref.get("null_share")}
-    cur_vc, n_null = categorical_counts(cur)
-    n_valid = int(cur_vc.sum())
-    n_cur = int(cur.size)
-    base.update(n_cur=n_cur, null_share_cur=(n_null / n_cur) if n_cur else None)
-    if n_valid == 0:
-        reason = "current data is empty" if n_cur == 0 else "current column has no non-null values"
-        return _error(name, "categorical", reason, **base)
-    ref_map: dict[str, int] = ref["counts"]
-    ref_keys = np.array(list(ref_map.keys()), dtype=object)
-    cur_keys = cur_vc.index.to_numpy(dtype=object)
-    keys = np.array(sorted(set(ref_map) | set(cur_vc.index)), dtype=object)
-    ref_full = pd.Series(ref_map, dtype=np.float64).reindex(keys, fill_value=0.0).to_numpy()
-    cur_full = cur_vc.astype(np.float64).reindex(keys, fill_value=0.0).to_numpy()
-    unseen_mask = ~np.isin(cur_keys, ref_keys)
-    unseen = [str(k) for k in cur_keys[unseen_mask]]
-    unseen_share = float(cur_vc.to_numpy()[unseen_mask].sum() / n_valid)
-    method, threshold = _requested(cfg, cfg["features"].get(name) or {}, "categorical")
-    if method is None:
-        method = _auto_method("categorical", int(ref["n_valid"]), keys.size, int(cfg["small_reference_rows"]))
-    if method not in CATEGORICAL_METHODS:
-        return _error(name, "categorical", f"method {method!r} is not valid for a categorical column", **base)
-    n_ref_valid = int(ref["n_valid"])
-    scored = _score_counts(method, ref_full, cur_full, n_ref_valid, n_valid)
-    feat = FeatureDrift(
-        name=name,
-        kind="categorical",
-        status="ok",
-        reason="",
-        method=method,
-        score=scored.score,
-        statistic=scored.statistic,
-        p_value=scored.p_value,
-        threshold=float(threshold if threshold is not None else DEFAULT_THRESHOLDS[method]),
-        unseen_categories=unseen[:50],
-        unseen_share=unseen_share,
-        plot=_categorical_plot(keys, ref_full / n_ref_valid, cur_full / n_valid, int(cfg["plot_categories"])),
-        **base,
-    )
-    if len(unseen) > 50:
-        feat.reason = f"{len(unseen)} unseen categories (first 50 listed)"
-    _verdict(feat, cfg)
-    return feat
 
 
 # --------------------------------------------------------------------------- dispatch
