@@ -11,20 +11,15 @@ from typing import Any
 
 from mlplat.errors import MonitoringError
 
-UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
 
 def parse_window(text: str) -> float:
     from bot.parse import Refused
+    from mlplat.durations import seconds
 
-    unit = text[-1:]
-    try:
-        amount = float(text[:-1])
-    except ValueError:
-        amount = -1
-    if unit not in UNITS or amount <= 0:
+    value = seconds(text)
+    if not value:
         raise Refused(f"malformed window {text!r}: use a number and a unit, e.g. 30m, 24h, 7d")
-    return amount * UNITS[unit]
+    return value
 
 
 def check(name: str, window_s: float | None, *, actor: str, source: str, serving: dict[str, Any],

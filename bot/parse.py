@@ -50,15 +50,9 @@ def check_overrides(tokens: list[str], allow: dict[str, Any], *, group_options) 
 
 def sweep_jobs(overrides: list[str]) -> int | None:
     """How many jobs a sweep command line launches; None when its sweeper cannot say."""
-    try:
-        from mlplat.ops.sweeps import plan_sweep
-    except ImportError:  # the sweeps ops are optional: count the basic sweeper's product
-        plan_sweep = None
-    if plan_sweep is not None:
-        return plan_sweep(overrides).total
     from mlplat import ops
 
-    return ops.combos_count(overrides)
+    return ops.plan_sweep(overrides).total
 
 
 def check_sweep_size(overrides: list[str], cap: int) -> int:

@@ -214,10 +214,7 @@ def _extra_artifacts(run_dir: Path, X_train: pd.DataFrame, X_unseen: pd.DataFram
     was fitted on are over-confident (a forest's are near 0/1) and would make every live
     prediction distribution look drifted.
     """
-    try:
-        from mlplat.monitoring.profile import build_profile  # optional until monitoring lands
-    except ImportError:
-        return []
+    from mlplat.monitoring.profile import build_profile
     from mlplat.tracking import artifacts as art
 
     categorical = [c for c in (dataset.get("categorical") or []) if c in X_train.columns]

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import re
 import time
-
-DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
-UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def parse_duration(text: str) -> float:
     """'30d' -> seconds. One clear error for anything else."""
-    m = DURATION.match(text.strip())
-    if not m:
+    from mlplat.durations import seconds
+
+    value = seconds(text)
+    if value is None:
         raise argparse.ArgumentTypeError(f"malformed duration {text!r}: use a number and a unit, e.g. 90s, 30m, 24h, 7d, 2w")
-    return float(m.group(1)) * UNITS[m.group(2)]
+    return value
 
 
 def positive_int(text: str) -> int:

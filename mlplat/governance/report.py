@@ -40,13 +40,13 @@ DAY = 86400.0
 
 def parse_age(text: Any, key: str) -> float:
     """'90d' / '12w' / '36h' -> seconds; one clear line for anything else."""
-    import re
+    from mlplat.durations import seconds
 
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)([hdw])", str(text).strip())
-    if not m:
+    value = seconds(text, units="hdw")
+    if value is None:
         raise ConfigError(f"governance.{key}={text!r} is not a duration; use e.g. 90d, 12w or 36h "
                           "(conf/governance/default.yaml)")
-    return float(m.group(1)) * {"h": 3600, "d": DAY, "w": 7 * DAY}[m.group(2)]
+    return value
 
 
 def settings(cfg: dict | None) -> dict[str, float]:

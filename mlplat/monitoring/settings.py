@@ -9,14 +9,11 @@ any check runs. Durations (``cooldown``, ``timeout``) are strings like ``6h``.
 from __future__ import annotations
 
 import copy
-import re
 from typing import Any
 
 from mlplat.errors import ConfigError
 
 WHERE = "conf/monitor"
-DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
-UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 DRIFT_METHODS = ("ks", "wasserstein", "psi", "jensenshannon", "chi2", "chisquare", "z")
 RETRAIN_WHEN = (None, "drift")
 
@@ -46,10 +43,12 @@ _OPTIONAL = {
 
 def seconds(text: Any, key: str) -> float:
     """'6h' -> 21600.0, with the key named when malformed."""
-    m = DURATION.match(str(text).strip())
-    if not m:
+    from mlplat.durations import seconds
+
+    value = seconds(text)
+    if value is None:
         raise ConfigError(f"{WHERE}: {key}={text!r} is not a duration; use a number and a unit, e.g. 90s, 30m, 6h, 7d")
-    return float(m.group(1)) * UNITS[m.group(2)]
+    return value
 
 
 def _type_name(t: Any) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-import itertools
 import os
 from collections.abc import Iterable
 from typing import Any
@@ -275,15 +274,6 @@ def show_sweep(ref: str, *, page: int = 1, page_size: int = 100, store=None) -> 
     return sweep
 
 
-def combos_count(overrides: list[str]) -> int:
-    """How many jobs a basic-sweeper command line expands to (product of discrete sweeps)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    parsed = OverridesParser.create().parse_overrides(overrides)
-    sizes = [len(list(o.sweep_string_iterator())) for o in parsed if o.is_sweep_override() and o.is_discrete_sweep()]
-    return len(list(itertools.product(*[range(s) for s in sizes]))) if sizes else 1
-
-
 __all__ = ["os_user", "compose_plain", "open_store", "check_config", "check_train_overrides", "run_experiment",
            "open_sweep", "describe_sweep_from_hydra", "finish_invocation", "leaderboard", "list_runs", "iter_runs", "show_run",
-           "list_sweeps", "show_sweep", "combos_count", "rerun"]
+           "list_sweeps", "show_sweep", "rerun"]

@@ -13,16 +13,15 @@ from typing import Any
 from mlplat.errors import ConfigError
 
 EPOCH = dt.datetime(2020, 1, 1)
-UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def parse_every(text: str, where: str) -> dt.timedelta:
-    import re
+    from mlplat.durations import seconds
 
-    m = re.fullmatch(r"(\d+)([smhdw])", str(text).strip())
-    if not m:
+    value = seconds(text) if str(text).strip()[:-1].isdigit() else None  # whole numbers only
+    if value is None:
         raise ConfigError(f"{where}: malformed duration {text!r}; use e.g. 90s, 30m, 6h, 7d, 2w")
-    delta = dt.timedelta(**{UNITS[m.group(2)]: int(m.group(1))})
+    delta = dt.timedelta(seconds=value)
     if delta.total_seconds() < 1:
         raise ConfigError(f"{where}: interval {text!r} must be at least 1s")
     return delta
