@@ -21,16 +21,14 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+from benchmarks.bare_job import bare_job  # noqa: E402 - the shared baseline
 
 
 def bare_loop(tree_counts: list[int], seed: int = 42) -> float:
-    import numpy as np
-    from sklearn.base import clone
     from sklearn.datasets import make_classification
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.impute import SimpleImputer
-    from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
-    from sklearn.model_selection import StratifiedKFold, train_test_split
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
@@ -38,19 +36,9 @@ def bare_loop(tree_counts: list[int], seed: int = 42) -> float:
                                random_state=0)
     t0 = time.perf_counter()
     for n in tree_counts:
-        X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.2, random_state=seed, stratify=y)
         pipe = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(),
                              RandomForestClassifier(n_estimators=n, max_features="sqrt", random_state=seed, n_jobs=1))
-
-        def score(est, Xs, ys):
-            proba = est.predict_proba(Xs)
-            pred = est.predict(Xs)
-            return (accuracy_score(ys, pred), f1_score(ys, pred), roc_auc_score(ys, proba[:, 1]), log_loss(ys, proba))
-
-        folds = [score(clone(pipe).fit(X_tr[a], y_tr[a]), X_tr[b], y_tr[b])
-                 for a, b in StratifiedKFold(3, shuffle=True, random_state=seed).split(X_tr, y_tr)]
-        np.mean(folds, axis=0)
-        score(clone(pipe).fit(X_tr, y_tr), X_te, y_te)
+        bare_job(pipe, X, y, seed)
     return time.perf_counter() - t0
 
 
