@@ -101,8 +101,9 @@ def cmd_leaderboard(args) -> int:
         data = ops.leaderboard_chart(metric=args.metric, stage=args.stage, filters=_filters(args),
                                      since=since_of(args), top=args.top, fmt=args.format, store=store_of(args))
         return _write_file(args.output or f"leaderboard.{args.format}", data)
+    # the URL, not an opened store: ops reads a leaderboard without SQLAlchemy when it can
     result = ops.leaderboard(metric=args.metric, stage=args.stage, filters=_filters(args), since=since_of(args),
-                             top=args.top, store=store_of(args))
+                             top=args.top, url=args.store)
     rows = result["rows"]
     if args.format == "json":
         output.emit_json(result)

@@ -223,18 +223,37 @@ def finish_invocation(invocation_id: str, tracking: dict, *, multirun: bool, act
 
 
 def leaderboard(*, metric: str | None = None, stage: str = "cv", filters: dict | None = None,
-                since: float | None = None, top: int = 10, store=None) -> dict:
-    from mlplat.evaluation.metrics import DEFAULT_PRIMARY, get_metric
-    from mlplat.tracking import runs
+                since: float | None = None, top: int = 10, store=None, url: str | None = None) -> dict:
+    """Runs ranked by ``metric``: {metric, direction, rows}.
 
-    store = store or open_store()
+    Given no open ``store``, the query first goes straight over the database driver (the
+    store at ``url``, else the config's tracking.url): a one-shot command then never imports
+    SQLAlchemy. When that path is not certain to answer (see tracking.direct) the Store runs
+    the same SQL.
+    """
+    from functools import partial
+
+    from mlplat.evaluation.metrics import DEFAULT_PRIMARY, get_metric
+    from mlplat.tracking import direct, queries
+
     if metric is None:
         metric = DEFAULT_PRIMARY["classification"]
-    get_metric(metric)
+    m = get_metric(metric)
     if top < 1:
         raise ConfigError(f"--top must be at least 1 (got {top})")
-    rows = runs.leaderboard(store, metric=metric, stage=stage, filters=filters, since=since, top=top)
-    return {"metric": metric, "direction": get_metric(metric).direction, "rows": rows}
+    query = partial(queries.leaderboard, metric=metric, greater_is_better=m.greater_is_better, stage=stage,
+                    filters=filters, since=since, top=top)
+    rows = None
+    if store is None:
+        rows = direct.read_rows(url or str(_default_tracking()["url"]), query)
+    if rows is None:
+        from mlplat.tracking import runs
+
+        store = store or open_store(url=url)
+        rows = runs.leaderboard(store, metric=metric, stage=stage, filters=filters, since=since, top=top)
+    else:
+        rows = queries.ranked(rows, metric=metric, direction=m.direction)
+    return {"metric": metric, "direction": m.direction, "rows": rows}
 
 
 def list_runs(*, filters: dict | None = None, since: float | None = None, page: int = 1, page_size: int = 20,

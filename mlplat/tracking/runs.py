@@ -19,6 +19,8 @@ import sqlalchemy as sa
 
 from mlplat.errors import ConfigError, NotFound, StoreError
 from mlplat.governance import audit
+from mlplat.tracking import queries
+from mlplat.tracking.queries import LEADERBOARD_FILTERS
 from mlplat.tracking.schema import (
     METRIC_RUN_COLUMNS,
     artifacts,
@@ -32,8 +34,6 @@ from mlplat.tracking.schema import (
 )
 from mlplat.tracking.store import Store, now
 
-# what a leaderboard can filter on: the run columns copied into run_metrics (plus time)
-LEADERBOARD_FILTERS = ("experiment", "sweep_id", "dataset", "model", "status")
 # listings also answer lineage questions: which runs used this exact data, this config
 LIST_FILTERS = (*LEADERBOARD_FILTERS, "dataset_fingerprint", "config_hash", "invocation_id")
 FILTERS = LIST_FILTERS
@@ -439,36 +439,15 @@ def iter_runs(store: Store, *, filters: dict[str, Any] | None = None, since: flo
 
 def leaderboard(store: Store, *, metric: str, stage: str = "cv", filters: dict[str, Any] | None = None,
                 since: float | None = None, top: int = 10, offset: int = 0) -> list[dict]:
-    """Runs ranked by one metric in its own direction; ties broken by earlier run, then id.
-
-    Filters and ordering use run_metrics' own columns (copies of the run's), so the database
-    walks one ranking index and stops after ``top`` rows; ``runs`` is joined only for them.
-    """
+    """Runs ranked by one metric in its own direction (the SQL is in tracking.queries)."""
     from mlplat.evaluation.metrics import get_metric
 
     m = get_metric(metric)
-    rm = run_metrics
-    holdout = run_metrics.alias("h")
-    order = rm.c.value.desc() if m.greater_is_better else rm.c.value.asc()
-    q = (
-        sa.select(runs.c.id, runs.c.experiment, runs.c.dataset, runs.c.model, runs.c.features, runs.c.sweep_id,
-                  runs.c.status, runs.c.started_at, runs.c.fit_time_s, runs.c.duration_s,
-                  rm.c.value.label("value"), rm.c.std.label("std"), holdout.c.value.label("holdout"))
-        .select_from(rm.join(runs, runs.c.id == rm.c.run_id)
-                     .outerjoin(holdout, sa.and_(holdout.c.run_id == rm.c.run_id,
-                                                 holdout.c.name == rm.c.name, holdout.c.stage == "holdout")))
-        .where(rm.c.name == metric, rm.c.stage == stage, rm.c.value.is_not(None))
-        .order_by(order, rm.c.started_at.asc(), rm.c.run_id.asc())
-        .limit(top).offset(offset)
-    )
-    q = _apply_filters(q, rm, filters, since, LEADERBOARD_FILTERS)
+    sql, params = queries.leaderboard(store.dialect, metric=metric, greater_is_better=m.greater_is_better,
+                                      stage=stage, filters=filters, since=since, top=top, offset=offset)
     with store.read() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(q)]
-    for i, r in enumerate(rows, start=offset + 1):
-        r["rank"] = i
-        r["metric"] = metric
-        r["direction"] = m.direction
-    return rows
+        rows = [dict(r._mapping) for r in conn.exec_driver_sql(sql, params)]
+    return queries.ranked(rows, metric=metric, direction=m.direction, offset=offset)
 
 
 def get_sweep(store: Store, sweep_id: str) -> dict:

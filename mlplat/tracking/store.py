@@ -9,10 +9,8 @@ opening a fresh store at once do not race to create it.
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import fcntl
-import re
 import time
 from collections.abc import Iterator
 from functools import cached_property
@@ -21,9 +19,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from mlplat.errors import StoreError
+from mlplat.tracking.revisions import MIGRATIONS, VERSION_TABLE, script_heads
 
-MIGRATIONS = Path(__file__).with_name("migrations")
-VERSION_TABLE = "mlplat_alembic_version"
 BUSY_TIMEOUT_S = 60
 _OPENED: dict[tuple[str, str], Store] = {}
 
@@ -60,30 +57,6 @@ def _make_engine(url: str, *, immediate: bool) -> sa.Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
-
-
-_ASSIGN = re.compile(r"^(revision|down_revision)\s*(?::[^=]+)?=\s*(.+?)\s*$", re.M)
-
-
-def _script_heads() -> set[str]:
-    """The migration heads, read from the revision files' ``revision``/``down_revision`` lines.
-
-    Every command opens the store and checks it is at the heads; alembic's ScriptDirectory
-    costs ~0.3 s of imports, a third of a read-only command's budget. A file this reader
-    cannot parse sends the caller to alembic, so a surprise costs time, never correctness.
-    """
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for path in (MIGRATIONS / "versions").glob("*.py"):
-        found = dict(m.groups() for m in _ASSIGN.finditer(path.read_text()))
-        try:
-            revision = ast.literal_eval(found["revision"])
-            down = ast.literal_eval(found.get("down_revision", "None"))
-        except (KeyError, ValueError, SyntaxError):
-            raise LookupError(path) from None
-        revisions.add(revision)
-        parents.update(down if isinstance(down, tuple | list) else [down] if down else [])
-    return revisions - parents
 
 
 def _describe(exc: Exception) -> str:
@@ -165,7 +138,7 @@ class Store:
 
     def heads(self) -> set[str]:
         try:
-            return _script_heads()
+            return script_heads()
         except LookupError:
             return self.alembic_heads()
 

@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from alembic import command
 
 from mlplat.tracking import runs
-from mlplat.tracking.store import Store, _script_heads
+from mlplat.tracking.revisions import script_heads
+from mlplat.tracking.store import Store
 
 T0 = 1_700_000_000.0
 
@@ -60,5 +61,19 @@ def test_open_upgrades_a_first_schema_store_in_place(first_schema_url: str, tmp_
 
 def test_heads_read_from_files_match_alembic(tmp_path: Path):
     store = Store(f"sqlite:///{tmp_path}/x.db", tmp_path)
-    assert _script_heads() == store.alembic_heads()
+    assert script_heads() == store.alembic_heads()
     assert "0002_store_scale" in store.heads()
+
+
+def test_the_direct_read_path_leaves_an_old_schema_to_the_store(first_schema_url: str, tmp_path: Path):
+    from functools import partial
+
+    from mlplat import ops
+    from mlplat.tracking import direct, queries
+
+    query = partial(queries.leaderboard, metric="roc_auc", greater_is_better=True)
+    assert direct.read_rows(first_schema_url, query) is None  # not at the heads: no guessing at columns
+    board = ops.leaderboard(url=first_schema_url, filters={"model": "xgboost"})  # the Store migrates, then reads
+    assert [(r["id"], r["value"]) for r in board["rows"]] == [("old1", 0.9), ("old2", 0.8)]
+    assert direct.read_rows(first_schema_url, query) is not None
+    Store.open(first_schema_url, tmp_path / "artifacts").close()

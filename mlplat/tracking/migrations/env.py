@@ -7,9 +7,8 @@ same database and keeps its own ``alembic_version``.
 
 from alembic import context
 
+from mlplat.tracking.revisions import VERSION_TABLE
 from mlplat.tracking.schema import metadata
-
-VERSION_TABLE = "mlplat_alembic_version"
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # `alembic` command line: use sqlalchemy.url from the ini

@@ -1,0 +1,98 @@
+"""The direct read path (bare DB-API driver, no SQLAlchemy) gives the Store's rows or nothing.
+
+`mlplat leaderboard` reads through mlplat.tracking.direct when it can; these tests hold it to
+the Store's answers on both databases and check it stands aside whenever it is not certain.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from functools import partial
+from pathlib import Path
+
+import pytest
+from store_helpers import record
+from test_store_queries import T0, _expected, _population
+
+from mlplat import ops
+from mlplat.errors import ConfigError
+from mlplat.tracking import direct, queries, runs
+from mlplat.tracking.store import Store
+
+
+@pytest.fixture
+def populated(store):
+    data = _population()
+    recs = [record(d["id"], {"roc_auc": d["roc_auc"], "log_loss": d["log_loss"]}, started_at=d["started_at"],
+                   dataset=d["dataset"], model=d["model"], sweep_id=d["sweep_id"], job_num=d["job_num"],
+                   experiment=d["experiment"]) for d in data]
+    runs.record_runs_batch(store, recs, chunk=32)
+    return store, data
+
+
+CASES = [
+    dict(metric="roc_auc", filters=None, since=None, top=90),
+    dict(metric="log_loss", filters=None, since=None, top=90),
+    dict(metric="roc_auc", filters={"dataset": "wage", "model": "knn", "status": "done"}, since=None, top=10),
+    dict(metric="log_loss", filters={"experiment": "b", "sweep_id": "sw1"}, since=T0 + 500, top=7),
+    dict(metric="roc_auc", filters={"dataset": "nowhere"}, since=None, top=10),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c['metric']}-{c['filters']}-{c['since']}")
+def test_direct_rows_equal_the_stores_and_an_independent_ranking(populated, case):
+    store, data = populated
+    via_store = ops.leaderboard(store=store, **case)
+    via_direct = ops.leaderboard(url=store.url, **case)
+    raw = direct.read_rows(store.url, partial(queries.leaderboard, metric=case["metric"],
+                                              greater_is_better=case["metric"] == "roc_auc",
+                                              filters=case["filters"], since=case["since"], top=case["top"]))
+    assert raw is not None, "the direct path stood aside on a current store"
+    assert via_direct == via_store
+    assert [r["id"] for r in raw] == [r["id"] for r in via_store["rows"]]
+    kept = [d for d in data if case["since"] is None or d["started_at"] >= case["since"]]
+    filters = {k: v for k, v in (case["filters"] or {}).items() if k != "status"}
+    expected = _expected(kept, case["metric"], higher=case["metric"] == "roc_auc", **filters)[:case["top"]]
+    assert [r["id"] for r in via_direct["rows"]] == expected
+    assert [r["rank"] for r in via_direct["rows"]] == list(range(1, len(expected) + 1))
+
+
+def test_bad_input_is_refused_before_connecting(store):
+    with pytest.raises(ConfigError, match="unknown filter field 'dataset_fingerprint'"):
+        ops.leaderboard(url=store.url, filters={"dataset_fingerprint": "f0"})
+    with pytest.raises(ConfigError, match="roc_auc"):
+        ops.leaderboard(url=store.url, metric="auc")
+
+
+def test_stands_aside_and_creates_nothing_for_a_missing_sqlite_file(tmp_path: Path):
+    query = partial(queries.leaderboard, metric="roc_auc", greater_is_better=True)
+    missing = tmp_path / "no" / "store.db"
+    assert direct.read_rows(f"sqlite:///{missing}", query) is None
+    assert not missing.parent.exists()
+    assert direct.read_rows("sqlite://", query) is None  # in-memory: the Store's business
+    assert direct.read_rows("mysql://u@127.0.0.1/db", query) is None
+    assert direct.read_rows("not a url", query) is None
+
+
+def test_a_direct_read_leaves_a_sqlite_store_byte_for_byte_unchanged(tmp_path: Path):
+    url = f"sqlite:///{tmp_path}/mlplat.db"
+    store = Store.open(url, tmp_path / "artifacts")
+    runs.record_runs_batch(store, [record("r1", {"roc_auc": 0.8}, started_at=T0)])
+    store.close()  # the last connection checkpoints the WAL: the file alone holds the store
+    before = (tmp_path / "mlplat.db").read_bytes()
+    rows = direct.read_rows(url, partial(queries.leaderboard, metric="roc_auc", greater_is_better=True))
+    assert [r["id"] for r in rows] == ["r1"]
+    assert (tmp_path / "mlplat.db").read_bytes() == before
+
+
+def test_the_leaderboard_command_path_never_imports_sqlalchemy(populated):
+    """The point of the path: a one-shot leaderboard pays for the driver only."""
+    store, data = populated
+    code = ("import sys; from mlplat import ops; "
+            f"board = ops.leaderboard(url={store.url!r}, top=3); "
+            "print(len(board['rows']), 'sqlalchemy' in sys.modules, 'psycopg' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "MLPLAT_NO_DIRECT_READ": ""}).stdout.split()
+    assert out == ["3", "False", "False"]
