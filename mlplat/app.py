@@ -121,6 +121,18 @@ def _progress(ops, checked: dict, args: list[str], invocation: str, *, enabled: 
     return SweepProgress(ops.open_store(checked["tracking"]), invocation, total=plan.total)
 
 
+def _driver_heartbeat(ops, checked: dict, invocation: str, *, enabled: bool):
+    """Beat the sweep row while this driver runs it, whichever launcher runs the jobs: a
+    driver killed mid-sweep is then told from a live one (mlplat.heartbeat)."""
+    import contextlib
+
+    if not enabled:
+        return contextlib.nullcontext()
+    from mlplat.heartbeat import Heartbeat
+
+    return Heartbeat(ops.open_store(checked["tracking"]), invocation)
+
+
 def train_main(args: list[str]) -> int:
     """Run `mlplat train ARGS` like a Hydra app and return the process exit code."""
     from mlplat import ops
@@ -136,7 +148,7 @@ def train_main(args: list[str]) -> int:
     if not hydra_only:
         try:
             checked = ops.check_train_overrides([a for a in args if not a.startswith("-")], multirun=multirun)
-            ops.mark_stale_runs(store=ops.open_store(checked["tracking"]))  # runs of killed processes
+            ops.mark_stale(store=ops.open_store(checked["tracking"]))  # runs and sweeps of killed processes
             if multirun:
                 ops.open_sweep(checked, invocation, command="mlplat train " + " ".join(args))
         except MlplatError as exc:
@@ -145,7 +157,8 @@ def train_main(args: list[str]) -> int:
     sys.argv = ["mlplat", *args]
     code = 0
     try:
-        with _progress(ops, checked, args, invocation, enabled=multirun and not hydra_only):
+        with _progress(ops, checked, args, invocation, enabled=multirun and not hydra_only), \
+                _driver_heartbeat(ops, checked, invocation, enabled=multirun and not hydra_only):
             task()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)

@@ -8,8 +8,10 @@ A job killed with SIGKILL (or whose machine dies) cannot record its own end: its
   refreshes it every ``MLPLAT_HEARTBEAT_S`` seconds (default 15); a run missing
   ``MISSED_BEATS`` beats is dead.
 
-:func:`mark_stale_runs` turns such runs into 'crashed'. ``mlplat train`` calls it when it
-starts, and ``mlplat runs cleanup`` on demand. Artifacts need no cleanup: the engine writes
+:func:`mark_stale_runs` turns such runs into 'crashed'. A sweep's driver process is
+judged the same way (its host, pid and heartbeat are on the sweep row): when it dies,
+:func:`mark_stale_sweeps` closes the sweep as 'crashed' with its counts. ``mlplat train``
+calls both when it starts, and ``mlplat runs cleanup`` on demand. Artifacts need no cleanup: the engine writes
 them to temporary files renamed into place and records them only with the run's result, so
 a crashed run lists none.
 """
@@ -65,15 +67,21 @@ class Heartbeat:
         self._thread.join(timeout=5)
 
     def beat(self) -> int:
-        from mlplat.tracking.schema import runs
+        """Refresh this process's running runs of the invocation and, in a sweep's driver, the sweep."""
+        from mlplat.tracking.schema import runs, sweeps
         from mlplat.tracking.store import now
 
+        host, pid, t = socket.gethostname(), os.getpid(), now()
         with self.store.write() as conn:
             result = conn.execute(
                 runs.update()
-                .where(runs.c.invocation_id == self.invocation_id, runs.c.host == socket.gethostname(),
-                       runs.c.pid == os.getpid(), runs.c.status == "running")
-                .values(heartbeat_at=now()))
+                .where(runs.c.invocation_id == self.invocation_id, runs.c.host == host, runs.c.pid == pid,
+                       runs.c.status == "running")
+                .values(heartbeat_at=t))
+            # a sweep's id is its invocation id; only its driver process matches host and pid
+            conn.execute(sweeps.update().where(sweeps.c.id == self.invocation_id, sweeps.c.host == host,
+                                               sweeps.c.pid == pid, sweeps.c.status == "running")
+                         .values(heartbeat_at=t))
         return result.rowcount
 
     def _loop(self) -> None:
@@ -112,14 +120,7 @@ def mark_stale_runs(store: Any, *, stale_after_s: float | None = None) -> list[s
     with store.read() as conn:
         running = conn.execute(sa.select(runs.c.id, runs.c.host, runs.c.pid, runs.c.heartbeat_at, runs.c.started_at)
                                .where(runs.c.status == "running")).all()
-    dead = []
-    for r in running:
-        # only a run that has beaten at least once is judged by its heartbeat: a run started by
-        # a front door without a Heartbeat (e.g. a rerun from the bot) on another host would
-        # otherwise look dead after stale_after seconds of honest work
-        beating = r.heartbeat_at is not None and r.heartbeat_at > r.started_at
-        if (r.host == host and not _pid_alive(r.pid)) or (beating and current - r.heartbeat_at > stale_after):
-            dead.append(r.id)
+    dead = [r.id for r in running if _dead(r, host, current, stale_after)]
     if not dead:
         return []
     with store.write() as conn:
@@ -130,4 +131,39 @@ def mark_stale_runs(store: Any, *, stale_after_s: float | None = None) -> list[s
     return dead
 
 
-__all__ = ["Heartbeat", "mark_stale_runs", "interval_s", "HEARTBEAT_ENV"]
+def _dead(row: Any, host: str, current: float, stale_after: float) -> bool:
+    """Its process is gone (on this host), or it beat at least once and then fell silent.
+
+    Only a row that has beaten is judged by its heartbeat: a run started by a front door
+    without a Heartbeat (e.g. a rerun from the bot) on another host would otherwise look dead
+    after stale_after seconds of honest work.
+    """
+    beating = row.heartbeat_at is not None and row.heartbeat_at > row.started_at
+    return (row.host == host and not _pid_alive(row.pid)) or (beating and current - row.heartbeat_at > stale_after)
+
+
+def mark_stale_sweeps(store: Any, *, stale_after_s: float | None = None) -> list[str]:
+    """Close 'running' sweeps whose driver (`mlplat train -m`) died, as 'crashed'; their ids.
+
+    Call it after :func:`mark_stale_runs`, so the closed sweep counts its dead trials as
+    crashed. Sweeps recorded without a driver (older stores) are never judged.
+    """
+    from mlplat.tracking import runs as runs_store
+    from mlplat.tracking.schema import sweeps
+    from mlplat.tracking.store import now
+
+    stale_after = stale_after_s if stale_after_s is not None else interval_s() * MISSED_BEATS
+    host, current = socket.gethostname(), now()
+    with store.read() as conn:
+        running = conn.execute(sa.select(sweeps.c.id, sweeps.c.host, sweeps.c.pid, sweeps.c.heartbeat_at,
+                                         sweeps.c.started_at)
+                               .where(sweeps.c.status == "running", sweeps.c.host.is_not(None))).all()
+    dead = [r.id for r in running if _dead(r, host, current, stale_after)]
+    for sweep_id in dead:
+        runs_store.close_sweep(store, sweep_id, actor="mlplat", source="cleanup", crashed=True)
+    if dead:
+        log.info("closed %d sweep(s) whose driver died: %s", len(dead), ", ".join(dead))
+    return dead
+
+
+__all__ = ["Heartbeat", "mark_stale_runs", "mark_stale_sweeps", "interval_s", "HEARTBEAT_ENV"]

@@ -86,7 +86,7 @@ def register(sub) -> None:
     add_store(ss)
     ss.set_defaults(handler=cmd_sweeps_show)
 
-    rc = rsub.add_parser("cleanup", help="mark runs whose process died (SIGKILL, lost machine) as crashed")
+    rc = rsub.add_parser("cleanup", help="mark runs and sweeps whose process died (SIGKILL, lost machine) as crashed")
     rc.add_argument("--stale-after", type=parse_duration, metavar="DURATION",
                     help="also runs on other hosts without a heartbeat for this long (default: 8 heartbeats)")
     add_format(rc)
@@ -239,11 +239,12 @@ def _write_file(path: str, data: bytes, *, quiet: bool = False) -> int:
 def cmd_runs_cleanup(args) -> int:
     from mlplat import ops, output
 
-    marked = ops.mark_stale_runs(stale_after_s=args.stale_after, store=store_of(args))
+    marked = ops.mark_stale(stale_after_s=args.stale_after, store=store_of(args))
     if args.format == "json":
-        output.emit_json({"crashed": marked})
+        output.emit_json({"crashed": marked["runs"], "crashed_sweeps": marked["sweeps"]})
     else:
-        print(f"marked {len(marked)} run(s) crashed{': ' + ', '.join(marked) if marked else ''}")
+        for kind, ids in (("run", marked["runs"]), ("sweep", marked["sweeps"])):
+            print(f"marked {len(ids)} {kind}(s) crashed{': ' + ', '.join(ids) if ids else ''}")
     return 0
 
 

@@ -245,12 +245,15 @@ def check_sweep(overrides: list[str], *, multirun: bool) -> list[list[str]]:
 
 
 # -- crashed runs and the Optuna link --------------------------------------------------------
-def mark_stale_runs(*, stale_after_s: float | None = None, store=None) -> list[str]:
-    """Runs left 'running' by a killed process become 'crashed' (see mlplat.heartbeat)."""
-    from mlplat.heartbeat import mark_stale_runs as mark
+def mark_stale(*, stale_after_s: float | None = None, store=None) -> dict[str, list[str]]:
+    """Runs left 'running' by a killed process become 'crashed', then sweeps whose driver died
+    are closed as 'crashed' (see mlplat.heartbeat): {"runs": [...], "sweeps": [...]}."""
+    from mlplat.heartbeat import mark_stale_runs, mark_stale_sweeps
     from mlplat.ops.runs import open_store
 
-    return mark(store or open_store(), stale_after_s=stale_after_s)
+    store = store or open_store()
+    crashed = mark_stale_runs(store, stale_after_s=stale_after_s)
+    return {"runs": crashed, "sweeps": mark_stale_sweeps(store, stale_after_s=stale_after_s)}
 
 
 def _optuna_study_of(store: Any, sweep_id: str) -> Any:
@@ -369,5 +372,5 @@ def leaderboard_chart(*, metric: str | None = None, stage: str = "cv", filters: 
     return charts.leaderboard_html(board["rows"], board["metric"], board["direction"], title=title)
 
 
-__all__ = ["SweepPlan", "plan_sweep", "check_sweep", "check_ray_address", "mark_stale_runs", "link_optuna_study",
+__all__ = ["SweepPlan", "plan_sweep", "check_sweep", "check_ray_address", "mark_stale", "link_optuna_study",
            "sweep_data", "sweep_plot", "leaderboard_chart", "register_resolvers"]

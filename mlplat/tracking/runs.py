@@ -60,8 +60,10 @@ def ensure_experiment(conn: sa.Connection, name: str) -> None:
 def create_sweep(store: Store, sweep_id: str, *, command: str, actor: str, source: str,
                  experiment: str | None = None) -> None:
     with store.write() as conn:
+        started = now()
         _insert_ignore(conn, sweeps, {"id": sweep_id, "command": command, "actor": actor, "source": source,
-                                      "experiment": experiment, "status": "running", "started_at": now()})
+                                      "experiment": experiment, "status": "running", "started_at": started,
+                                      "host": socket.gethostname(), "pid": os.getpid(), "heartbeat_at": started})
         audit.append(conn, actor=actor, source=source, action="sweep.start", object_type="sweep",
                      object_id=sweep_id, payload={"command": command})
 
@@ -77,8 +79,13 @@ def describe_sweep(store: Store, sweep_id: str, *, sweeper: str, launcher: str, 
         )
 
 
-def close_sweep(store: Store, sweep_id: str, *, actor: str, source: str, direction: str | None = None) -> dict:
-    """Count the sweep's trials, pick its best and mark it finished. Safe to call twice."""
+def close_sweep(store: Store, sweep_id: str, *, actor: str, source: str, direction: str | None = None,
+                crashed: bool = False) -> dict:
+    """Count the sweep's trials, pick its best and mark it finished. Safe to call twice.
+
+    ``crashed``: its driver died (see mlplat.heartbeat), so the sweep ends 'crashed' whatever
+    its trials did: jobs it never started are not in the counts.
+    """
     with store.write() as conn:
         counts = dict(conn.execute(
             sa.select(runs.c.status, sa.func.count()).where(runs.c.sweep_id == sweep_id).group_by(runs.c.status)
@@ -99,11 +106,13 @@ def close_sweep(store: Store, sweep_id: str, *, actor: str, source: str, directi
             "n_done": counts.get("done", 0), "n_failed": counts.get("failed", 0),
             "n_running": counts.get("running", 0), "n_crashed": counts.get("crashed", 0),
             "best_run_id": best, "ended_at": now(),
-            "status": "failed" if counts.get("failed") or counts.get("crashed") or not counts.get("done") else "done",
+            "status": "crashed" if crashed else "failed" if counts.get("failed") or counts.get("crashed")
+            or not counts.get("done") else "done",
         }
         conn.execute(sweeps.update().where(sweeps.c.id == sweep_id).values(**values))
         audit.append(conn, actor=actor, source=source, action="sweep.end", object_type="sweep",
-                     object_id=sweep_id, payload={k: values[k] for k in ("n_done", "n_failed", "n_crashed", "best_run_id")})
+                     object_id=sweep_id,
+                     payload={k: values[k] for k in ("status", "n_done", "n_failed", "n_crashed", "best_run_id")})
     return values
 
 

@@ -52,6 +52,10 @@ sweeps = sa.Table(
     sa.Column("n_crashed", sa.Integer, nullable=False, server_default="0"),
     sa.Column("best_run_id", ID),
     sa.Column("optuna_study", sa.String(200)),
+    # the driver process (`mlplat train -m`): a killed driver's sweep is closed as crashed
+    sa.Column("host", sa.String(200)),
+    sa.Column("pid", sa.Integer),
+    sa.Column("heartbeat_at", sa.Float),
     sa.Index("ix_sweeps_started", "started_at"),
 )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -93,3 +94,55 @@ def test_heartbeat_keeps_a_live_run_and_a_silent_remote_run_is_crashed(tmp_path:
         status = dict(conn.execute(sa.select(runs.c.id, runs.c.status)).all())
     assert status == {"live_run": "running", "remote_run": "crashed", "quiet_remote_run": "running"}
     assert os.getpid() == runs_store.get_run(store, "live_run")["pid"]
+
+
+def test_a_sigkilled_sweep_driver_leaves_a_crashed_sweep_not_a_running_one(project):
+    cmd = [sys.executable, "-m", "mlplat.cli", "train", "-m", f"tracking.url={project.store_url}",
+           f"tracking.artifacts={project.root / 'runs' / 'artifacts'}", "model=random_forest",
+           "model.params.n_estimators=3000,3001", "evaluation=fast"]
+    proc = subprocess.Popen(cmd, cwd=project.root, env=project.env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        run_id = _wait_for_running_run(project.db)
+        assert proc.poll() is None, "the sweep finished before it could be killed"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    (sweep,) = project.json("sweeps", "list")
+    assert sweep["status"] == "running"
+
+    cleaned = project.json("runs", "cleanup")
+    assert cleaned == {"crashed": [run_id], "crashed_sweeps": [sweep["id"]]}
+    shown = project.json("sweeps", "show", sweep["id"])
+    assert (shown["status"], shown["n_crashed"], shown["n_done"], shown["n_running"]) == ("crashed", 1, 0, 0)
+    assert project.json("runs", "cleanup") == {"crashed": [], "crashed_sweeps": []}  # idempotent
+    ends = [e for e in project.json("audit", "log", "--action", "sweep.end") if e["object_id"] == sweep["id"]]
+    assert len(ends) == 1 and json.loads(ends[0]["payload"])["status"] == "crashed"
+
+
+def test_sweep_drivers_are_judged_like_runs(tmp_path: Path):
+    from mlplat.heartbeat import mark_stale_sweeps
+    from mlplat.tracking.schema import sweeps
+
+    store = Store.open(f"sqlite:///{tmp_path / 'm.db'}", str(tmp_path / "a"))
+    for sid in ("live", "remote_silent", "remote_quiet", "before_migration", "dead_here"):
+        runs_store.create_sweep(store, sid, command="mlplat train -m", actor="t", source="test")
+    elsewhere = "elsewhere-" + socket.gethostname()
+    t = time.time()
+    with store.write() as conn:
+        conn.execute(sweeps.update().where(sweeps.c.id == "remote_silent")
+                     .values(host=elsewhere, pid=1, started_at=t - 700, heartbeat_at=t - 600))
+        conn.execute(sweeps.update().where(sweeps.c.id == "remote_quiet")
+                     .values(host=elsewhere, pid=1, started_at=t - 700, heartbeat_at=t - 700))
+        conn.execute(sweeps.update().where(sweeps.c.id == "before_migration").values(host=None, pid=None))
+        conn.execute(sweeps.update().where(sweeps.c.id == "live").values(started_at=t - 700, heartbeat_at=t - 700))
+        dead_pid = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                                  text=True, check=True).stdout.strip()
+        conn.execute(sweeps.update().where(sweeps.c.id == "dead_here").values(pid=int(dead_pid)))
+    with Heartbeat(store, "live", every_s=0.1):
+        time.sleep(0.5)  # this process is the live sweep's driver: its beats keep it alive
+    assert sorted(mark_stale_sweeps(store, stale_after_s=120)) == ["dead_here", "remote_silent"]
+    with store.read() as conn:
+        status = dict(conn.execute(sa.select(sweeps.c.id, sweeps.c.status)).all())
+    assert status == {"live": "running", "remote_silent": "crashed", "remote_quiet": "running",
+                      "before_migration": "running", "dead_here": "crashed"}

@@ -28,10 +28,10 @@ def _run_with_files(store: Store, run_id: str, age_days: float) -> list[Path]:
 
 
 def _store_without_registry(url: str, tmp_path: Path) -> Store:
-    """The store schema up to 0002_store_scale only: no model_versions table exists."""
+    """The run store's own branch only (0001 -> 0002_store_scale -> 0007_sweep_driver): no model_versions table."""
     s = Store(url, tmp_path / "artifacts")
     with s.writer.connect() as conn:
-        command.upgrade(s._alembic_config(conn), "0002_store_scale")
+        command.upgrade(s._alembic_config(conn), "0007_sweep_driver")
         conn.commit()
     return s
 
@@ -99,5 +99,5 @@ def test_stats_counts_runs_sizes_and_schema(sqlite_store: Store):
     assert s["runs"] == 2 and s["runs_by_status"] == {"done": 1, "running": 1}
     assert (s["sweeps"], s["experiments"], s["artifact_files"]) == (1, 1, 2)
     assert s["artifact_bytes"] == sum(p.stat().st_size for p in (sqlite_store.artifact_root / "a").iterdir())
-    assert s["db_bytes"] > 0 and s["schema_version"] == ["0002_store_scale"]
-    assert s["schema_up_to_date"] is (set(s["schema_heads"]) == {"0002_store_scale"})
+    assert s["db_bytes"] > 0 and s["schema_version"] == ["0007_sweep_driver"]
+    assert s["schema_up_to_date"] is (set(s["schema_heads"]) == {"0007_sweep_driver"})
