@@ -120,34 +120,39 @@ def time_queries(store: Store) -> dict[str, float]:
 
 
 def time_cli(url: str, store: Store, repeat: int = 5) -> dict[str, tuple[float, float]]:
-    """Whole-process `mlplat leaderboard --top 10` (start-up included): median wall and CPU ms.
+    """Whole-process commands (start-up included): median wall and CPU ms.
 
-    Timed as a user runs it (the store from MLPLAT_STORE_URL, i.e. the config's tracking
+    Timed as a user runs them (the store from MLPLAT_STORE_URL, i.e. the config's tracking
     default, in an empty working directory), which reads over the bare driver
-    (mlplat.tracking.direct); and, for comparison, with that path switched off so the
-    command goes through the Store and SQLAlchemy. Before timing, the command's JSON output
-    is checked against the Store's own ranking. CPU time (user + system of the child) is
+    (mlplat.tracking.direct); and, for comparison, the leaderboard with that path switched
+    off, through the Store and SQLAlchemy. Before timing, each command's JSON output is
+    checked against the Store's own answer. CPU time (user + system of the child) is
     reported next to wall time because on a shared 2-core machine the wall time mostly
     measures how long the process waited for a core.
     """
     mlplat = Path(sys.executable).with_name("mlplat")
-    expected = [r["id"] for r in runs.leaderboard(store, metric="roc_auc", top=10, filters={"status": "done"})]
+    board = [r["id"] for r in runs.leaderboard(store, metric="roc_auc", top=10, filters={"status": "done"})]
+    page = [r["id"] for r in runs.list_runs(store, page=3, page_size=50, filters={"status": "done"})]
+    commands = [
+        ("`mlplat leaderboard --top 10` process", ["leaderboard", "--top", "10"], {}, board),
+        ("same, through the Store (info)", ["leaderboard", "--top", "10"], {"MLPLAT_NO_DIRECT_READ": "1"}, board),
+        ("`runs list --page 3 --page-size 50` (info)",
+         ["runs", "list", "--status", "done", "--page", "3", "--page-size", "50"], {}, page),
+    ]
     results = {}
     with tempfile.TemporaryDirectory() as cwd:
-        for label, extra in (("`mlplat leaderboard --top 10` process", {}),
-                             ("same, through the Store (info)", {"MLPLAT_NO_DIRECT_READ": "1"})):
+        for label, args, extra, expected in commands:
             env = {**os.environ, "MLPLAT_STORE_URL": url, **extra}
-            out = subprocess.run([str(mlplat), "leaderboard", "--top", "10", "--format", "json"], cwd=cwd, env=env,
-                                 check=True, capture_output=True, text=True).stdout
-            got = [r["id"] for r in json.loads(out)["rows"]]
+            out = json.loads(subprocess.run([str(mlplat), *args, "--format", "json"], cwd=cwd, env=env,
+                                            check=True, capture_output=True, text=True).stdout)
+            got = [r["id"] for r in (out["rows"] if isinstance(out, dict) else out)]
             if got != expected:
-                raise SystemExit(f"{label}: the command ranked {got}, the Store {expected}")
+                raise SystemExit(f"{label}: the command answered {got}, the Store {expected}")
             cpu: list[float] = []
 
-            def once(env: dict = env, cpu: list = cpu) -> None:
+            def once(env: dict = env, cpu: list = cpu, args: list = args) -> None:
                 before = resource.getrusage(resource.RUSAGE_CHILDREN)
-                subprocess.run([str(mlplat), "leaderboard", "--top", "10"], cwd=cwd, env=env, check=True,
-                               stdout=subprocess.DEVNULL)
+                subprocess.run([str(mlplat), *args], cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL)
                 after = resource.getrusage(resource.RUSAGE_CHILDREN)
                 cpu.append((after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000)
 

@@ -136,7 +136,7 @@ def cmd_runs_list(args) -> int:
         rows = ops.iter_runs(filters=_filters(args), since=since_of(args), store=store_of(args))
     else:
         rows = ops.list_runs(filters=_filters(args), since=since_of(args), page=page, page_size=size,
-                             store=store_of(args))
+                             url=args.store)
     if args.format == "json":
         output.stream_json_list(rows)
         return 0

@@ -257,10 +257,25 @@ def leaderboard(*, metric: str | None = None, stage: str = "cv", filters: dict |
 
 
 def list_runs(*, filters: dict | None = None, since: float | None = None, page: int = 1, page_size: int = 20,
-              store=None) -> list[dict]:
-    from mlplat.tracking import runs
+              store=None, url: str | None = None) -> list[dict]:
+    """One page of runs, newest first; like leaderboard(), read over the bare driver when no
+    open ``store`` is given and that path can answer."""
+    from functools import partial
 
-    return runs.list_runs(store or open_store(), filters=filters, since=since, page=page, page_size=page_size)
+    from mlplat.tracking import direct, queries
+
+    queries.check_page(page, page_size)
+    rows = None
+    if store is None:
+        query = partial(queries.list_runs, filters=filters, since=since, limit=page_size,
+                        offset=(page - 1) * page_size)
+        rows = direct.read_rows(url or str(_default_tracking()["url"]), query)
+    if rows is None:
+        from mlplat.tracking import runs
+
+        rows = runs.list_runs(store or open_store(url=url), filters=filters, since=since, page=page,
+                              page_size=page_size)
+    return rows
 
 
 def iter_runs(*, filters: dict | None = None, since: float | None = None, store=None) -> Iterable[dict]:

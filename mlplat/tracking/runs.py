@@ -17,10 +17,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from mlplat.errors import ConfigError, NotFound, StoreError
+from mlplat.errors import NotFound, StoreError
 from mlplat.governance import audit
 from mlplat.tracking import queries
-from mlplat.tracking.queries import LEADERBOARD_FILTERS
+from mlplat.tracking.queries import LIST_COLUMNS, LIST_FILTERS, check_page
 from mlplat.tracking.schema import (
     METRIC_RUN_COLUMNS,
     artifacts,
@@ -34,8 +34,6 @@ from mlplat.tracking.schema import (
 )
 from mlplat.tracking.store import Store, now
 
-# listings also answer lineage questions: which runs used this exact data, this config
-LIST_FILTERS = (*LEADERBOARD_FILTERS, "dataset_fingerprint", "config_hash", "invocation_id")
 FILTERS = LIST_FILTERS
 
 
@@ -388,58 +386,24 @@ def get_run(store: Store, ref: str) -> dict:
     return row
 
 
-def _apply_filters(q, table: sa.Table, filters: dict[str, Any] | None, since: float | None,
-                   allowed: tuple[str, ...]):
-    """Equality filters on ``table``'s columns (None values are no filter) and a start-time bound."""
-    for key, value in (filters or {}).items():
-        if value is None:
-            continue
-        if key not in allowed:
-            raise ConfigError(f"unknown filter field {key!r}: expected one of {', '.join(allowed)}")
-        q = q.where(table.c[key] == value)
-    if since is not None:
-        q = q.where(table.c.started_at >= since)
-    return q
-
-
-def _check_page(page: int, page_size: int) -> None:
-    if page < 1 or page_size < 1:
-        raise ConfigError(f"page and page size must be >= 1 (got page={page}, page_size={page_size})")
-
-
-LIST_COLUMNS = ("id", "experiment", "status", "dataset", "model", "sweep_id", "job_num", "started_at",
-                "duration_s", "primary_metric", "primary_value", "actor", "source", "error")
-# newest first; the id breaks ties so the order is total and pages never overlap or skip
-NEWEST_FIRST = (runs.c.started_at.desc(), runs.c.id.desc())
-
-
-def _list_query(filters: dict[str, Any] | None, since: float | None):
-    q = sa.select(*[runs.c[c] for c in LIST_COLUMNS]).order_by(*NEWEST_FIRST)
-    return _apply_filters(q, runs, filters, since, LIST_FILTERS)
-
-
 def list_runs(store: Store, *, filters: dict[str, Any] | None = None, since: float | None = None,
               page: int = 1, page_size: int = 20) -> list[dict]:
     """Newest first; page 1 is the newest ``page_size`` runs. A page past the end is empty."""
-    _check_page(page, page_size)
-    q = _list_query(filters, since).limit(page_size).offset((page - 1) * page_size)
+    check_page(page, page_size)
+    sql, params = queries.list_runs(store.dialect, filters=filters, since=since, limit=page_size,
+                                    offset=(page - 1) * page_size)
     with store.read() as conn:
-        return [dict(r._mapping) for r in conn.execute(q)]
+        return [dict(r._mapping) for r in conn.exec_driver_sql(sql, params)]
 
 
 def iter_runs(store: Store, *, filters: dict[str, Any] | None = None, since: float | None = None,
               batch: int = 1000) -> Iterable[dict]:
-    """Every matching run, newest first, fetched in batches (keyset paging) for streaming output.
-
-    Each batch starts after the last (started_at, id) seen rather than at an offset, so a
-    run recorded while the stream is being read never shifts a row into a second batch.
-    """
-    base = _list_query(filters, since)
+    """Every matching run, newest first, fetched in batches (keyset paging) for streaming output."""
     last: tuple[float, str] | None = None
     while True:
-        q = base if last is None else base.where(sa.tuple_(runs.c.started_at, runs.c.id) < sa.tuple_(*last))
+        sql, params = queries.list_runs(store.dialect, filters=filters, since=since, limit=batch, after=last)
         with store.read() as conn:
-            rows = [dict(r._mapping) for r in conn.execute(q.limit(batch))]
+            rows = [dict(r._mapping) for r in conn.exec_driver_sql(sql, params)]
         yield from rows
         if len(rows) < batch:
             return
@@ -472,7 +436,7 @@ def get_sweep(store: Store, sweep_id: str) -> dict:
 
 def sweep_trials(store: Store, sweep_id: str, *, page: int = 1, page_size: int = 100) -> list[dict]:
     """A sweep's trials in job order (nulls last on both databases), paginated."""
-    _check_page(page, page_size)
+    check_page(page, page_size)
     q = (sa.select(*[runs.c[c] for c in LIST_COLUMNS]).where(runs.c.sweep_id == sweep_id)
          .order_by(sa.nulls_last(runs.c.job_num.asc()), runs.c.id.asc())
          .limit(page_size).offset((page - 1) * page_size))
@@ -481,7 +445,7 @@ def sweep_trials(store: Store, sweep_id: str, *, page: int = 1, page_size: int =
 
 
 def list_sweeps(store: Store, *, page: int = 1, page_size: int = 20) -> list[dict]:
-    _check_page(page, page_size)
+    check_page(page, page_size)
     q = sa.select(sweeps).order_by(sweeps.c.started_at.desc(), sweeps.c.id.desc()).limit(page_size).offset(
         (page - 1) * page_size)
     with store.read() as conn:
