@@ -91,22 +91,13 @@ class PredictionLog:
         return n
 
     def _write(self, model: str, items: list) -> int:
-        frames = []
-        for ts, rid, name, version, latency, inputs, preds, proba, classes in items:
-            k = len(inputs)
-            f = inputs.reset_index(drop=True).add_prefix("input.")
-            f.insert(0, "latency_ms", latency)
-            f.insert(0, "version", version)
-            f.insert(0, "model", name)
-            f.insert(0, "row", range(k))
-            f.insert(0, "request_id", rid)
-            f.insert(0, "ts", ts)
-            f["prediction"] = preds
-            if proba is not None and classes is not None:
-                for j, c in enumerate(classes):
-                    f[f"proba.{c}"] = [p[j] for p in proba]
-            frames.append(f)
-        df = pd.concat(frames, ignore_index=True)
+        # one frame per (input columns, classes) group, built column-wise: a frame per request
+        # cost ~1 ms of GIL each in the writer thread, time taken from the requests being served
+        groups: dict[tuple, list] = collections.defaultdict(list)
+        for it in items:
+            groups[(tuple(it[5].columns), tuple(it[8]) if it[7] is not None and it[8] is not None else None)].append(it)
+        frames = [self._group_frame(its, classes) for (_cols, classes), its in groups.items()]
+        df = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
         # mixed-type object columns (a feature that is null in some rows) need one Parquet type
         for c in df.columns:
             if df[c].dtype == object:
@@ -119,6 +110,29 @@ class PredictionLog:
         df.to_parquet(tmp, index=False)
         os.replace(tmp, final)
         return len(df)
+
+    @staticmethod
+    def _group_frame(items: list, classes: tuple | None) -> pd.DataFrame:
+        """The rows of requests that share input columns and classes, in arrival order."""
+        import numpy as np
+
+        counts = [len(it[5]) for it in items]
+        inputs = pd.concat([it[5] for it in items], ignore_index=True) if len(items) > 1 \
+            else items[0][5].reset_index(drop=True)
+        columns = {
+            "ts": np.repeat([it[0] for it in items], counts),
+            "request_id": np.repeat(np.array([it[1] for it in items], dtype=object), counts),
+            "row": np.concatenate([np.arange(k) for k in counts]),
+            "model": np.repeat(np.array([it[2] for it in items], dtype=object), counts),
+            "version": np.repeat([it[3] for it in items], counts),
+            "latency_ms": np.repeat([it[4] for it in items], counts),
+        }
+        columns.update({f"input.{c}": inputs[c].to_numpy() for c in inputs.columns})
+        columns["prediction"] = [p for it in items for p in it[6]]
+        if classes is not None:
+            proba = np.asarray([row for it in items for row in it[7]], dtype=float)
+            columns.update({f"proba.{c}": proba[:, j] for j, c in enumerate(classes)})
+        return pd.DataFrame(columns)
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
