@@ -225,6 +225,7 @@ class ServingConfig:
     poll_interval_s: float = 1.0
     max_body_bytes: int = 1048576
     max_rows: int = 10000
+    micro_batch_rows: int = 2000  # requests waiting together are predicted in one call; 0: one call each
     slo_p99_ms: float = 10.0
     prediction_log: PredictionLogConfig = field(default_factory=PredictionLogConfig)
     batch: BatchConfig = field(default_factory=BatchConfig)

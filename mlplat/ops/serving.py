@@ -39,6 +39,7 @@ def serving_app(names: list[str], *, alias: str | None = None, store=None, servi
                         batch_rows=int(plog["batch_rows"])) if plog.get("enabled", True) else None
     return create_app(store, list(names), alias=alias or serving["alias"], poll_interval_s=float(serving["poll_interval_s"]),
                       max_body_bytes=int(serving["max_body_bytes"]), max_rows=int(serving["max_rows"]),
+                      micro_batch_rows=int(serving["micro_batch_rows"]),
                       prediction_log=log)
 
 

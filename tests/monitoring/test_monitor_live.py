@@ -38,7 +38,7 @@ def test_drift_latency_and_performance_from_the_live_prediction_log(tmp_path, tr
     ops.approve(req["id"], actor="alice", source="test", store=store, policy=policy())
     log_dir = tmp_path / "runs" / "predictions"  # the default serving.prediction_log.dir, seen from the CLI's cwd
     serving = {"host": "127.0.0.1", "port": 0, "alias": "production", "poll_interval_s": 0.2,
-               "max_body_bytes": 100000, "max_rows": 100, "slo_p99_ms": 10.0,
+               "max_body_bytes": 100000, "max_rows": 100, "micro_batch_rows": 2000, "slo_p99_ms": 10.0,
                "prediction_log": {"enabled": True, "dir": str(log_dir), "queue_size": 100000,
                                   "flush_interval_s": 0.1, "batch_rows": 5000}, "batch": {"chunk_rows": 1000}}
     # the live traffic has drifted inputs (contract's new category is refused by no one: the
