@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from store_helpers import population, record
 
+from mlplat.tracking import runs
 from mlplat.tracking.store import VERSION_TABLE, Store
 
 PG_ADMIN_URL = os.environ.get("MLPLAT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -80,3 +82,14 @@ def store(store_url: str, tmp_path: Path) -> Iterator[Store]:
     s = Store.open(store_url, tmp_path / "artifacts")
     yield s
     s.close()
+
+
+@pytest.fixture
+def populated(store):
+    """A store holding population(): (store, the runs as dicts)."""
+    data = population()
+    recs = [record(d["id"], {"roc_auc": d["roc_auc"], "log_loss": d["log_loss"]}, started_at=d["started_at"],
+                   dataset=d["dataset"], model=d["model"], sweep_id=d["sweep_id"], job_num=d["job_num"],
+                   experiment=d["experiment"]) for d in data]
+    assert runs.record_runs_batch(store, recs, chunk=32) == len(data)
+    return store, data

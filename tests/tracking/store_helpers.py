@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from mlplat.tracking import runs
 
 
@@ -26,3 +28,22 @@ def record(run_id: str, metrics: dict[str, float], *, started_at: float, **kw) -
     return runs.RunRecord(start=start(run_id, **kw), result=result(metrics, fingerprint=fingerprint,
                                                                     artifacts=artifacts),
                           started_at=started_at, ended_at=started_at + 1)
+
+
+T0 = 1_700_000_000.0
+DATASETS = ["iris", "wage", "adult"]
+MODELS = ["knn", "logreg"]
+
+
+def population(n: int = 90) -> list[dict]:
+    rng = random.Random(7)
+    out = []
+    for i in range(n):
+        out.append({
+            "id": f"run{i:04d}", "dataset": DATASETS[i % 3], "model": MODELS[i % 2],
+            "sweep_id": f"sw{i % 4}", "job_num": i // 4, "experiment": "a" if i < 45 else "b",
+            # few distinct values: many ties; every 5th pair shares a start time to test the id tie-break
+            "roc_auc": rng.choice([0.7, 0.8, 0.85, 0.9]), "log_loss": rng.choice([0.2, 0.3, 0.4]),
+            "started_at": T0 + (i - i % 2) * 10.0,
+        })
+    return out

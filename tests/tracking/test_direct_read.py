@@ -13,24 +13,13 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from store_helpers import record
-from test_store_queries import T0, _expected, _population
+from store_helpers import T0, record
+from test_store_queries import _expected
 
 from mlplat import ops
 from mlplat.errors import ConfigError
 from mlplat.tracking import direct, queries, runs
 from mlplat.tracking.store import Store
-
-
-@pytest.fixture
-def populated(store):
-    data = _population()
-    recs = [record(d["id"], {"roc_auc": d["roc_auc"], "log_loss": d["log_loss"]}, started_at=d["started_at"],
-                   dataset=d["dataset"], model=d["model"], sweep_id=d["sweep_id"], job_num=d["job_num"],
-                   experiment=d["experiment"]) for d in data]
-    runs.record_runs_batch(store, recs, chunk=32)
-    return store, data
-
 
 CASES = [
     dict(metric="roc_auc", filters=None, since=None, top=90),

@@ -5,41 +5,11 @@ Expected answers are computed independently in Python from the same generated ru
 
 from __future__ import annotations
 
-import random
-
 import pytest
-from store_helpers import record, result, start
+from store_helpers import T0, record, result, start
 
 from mlplat.errors import ConfigError
 from mlplat.tracking import runs
-
-T0 = 1_700_000_000.0
-DATASETS = ["iris", "wage", "adult"]
-MODELS = ["knn", "logreg"]
-
-
-def _population(n: int = 90) -> list[dict]:
-    rng = random.Random(7)
-    out = []
-    for i in range(n):
-        out.append({
-            "id": f"run{i:04d}", "dataset": DATASETS[i % 3], "model": MODELS[i % 2],
-            "sweep_id": f"sw{i % 4}", "job_num": i // 4, "experiment": "a" if i < 45 else "b",
-            # few distinct values: many ties; every 5th pair shares a start time to test the id tie-break
-            "roc_auc": rng.choice([0.7, 0.8, 0.85, 0.9]), "log_loss": rng.choice([0.2, 0.3, 0.4]),
-            "started_at": T0 + (i - i % 2) * 10.0,
-        })
-    return out
-
-
-@pytest.fixture
-def populated(store):
-    data = _population()
-    recs = [record(d["id"], {"roc_auc": d["roc_auc"], "log_loss": d["log_loss"]}, started_at=d["started_at"],
-                   dataset=d["dataset"], model=d["model"], sweep_id=d["sweep_id"], job_num=d["job_num"],
-                   experiment=d["experiment"]) for d in data]
-    assert runs.record_runs_batch(store, recs, chunk=32) == len(data)
-    return store, data
 
 
 def _expected(data, metric, *, higher, **filters):
