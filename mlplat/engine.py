@@ -83,6 +83,15 @@ def prepare_xy(df: pd.DataFrame, dataset: dict) -> tuple[pd.DataFrame, pd.Series
     return X, y, labels
 
 
+def fit_threads(cfg: dict, threads: int | None, train_rows: int) -> int | None:
+    """Threads for this fit: the launcher's share, except one for a small fit of an OpenMP
+    model (model.threads_from_rows); an explicit runtime.threads always wins."""
+    limit = cfg["model"].get("threads_from_rows")
+    if (cfg.get("runtime") or {}).get("threads") or not limit or train_rows >= int(limit):
+        return threads
+    return 1
+
+
 def build_pipeline(cfg: dict, X: pd.DataFrame, task: str, threads: int | None):
     from sklearn.pipeline import Pipeline
 
@@ -162,8 +171,9 @@ def run_experiment(cfg: dict, ctx: RunContext, *, store=None) -> RunOutcome:
             raise TargetError(f"the smallest class of target {dataset['target']!r} has "
                               f"{int(y_train.value_counts().min())} training rows, fewer than "
                               f"evaluation.cv.folds={folds}: lower the folds or get more data")
-        with threadpool_limits(limits=ctx.threads):
-            pipeline = build_pipeline(cfg, X_train, task, ctx.threads)
+        threads = fit_threads(cfg, ctx.threads, len(X_train))
+        with threadpool_limits(limits=threads):
+            pipeline = build_pipeline(cfg, X_train, task, threads)
             splitter = cvmod.make_folds(task, folds, bool(evaluation["cv"]["shuffle"]), cfg["seed"])
             cv_result = cvmod.cross_validate(pipeline, X_train, y_train, splitter, metrics, labels)
             from sklearn.base import clone

@@ -142,6 +142,9 @@ class ModelConfig:
     regressor_params: dict[str, Any] = field(default_factory=dict)
     seed_param: str | None = "random_state"
     threads_param: str | None = None
+    # OpenMP estimators (HistGradientBoosting, XGBoost): below this many training rows one
+    # thread is faster than several, unless runtime.threads is set (see engine.fit_threads)
+    threads_from_rows: int | None = None
 
 
 @dataclass
