@@ -197,6 +197,7 @@ def create_app(store, names: list[str], *, alias: str = "production", poll_inter
         return {"name": h.name, "alias": h.alias, "version": cur.version if cur else None,
                 "run_id": cur.run_id if cur else None, "sha256": cur.sha256 if cur else None,
                 "loaded_at": cur.loaded_at if cur else None, "load_error": h.error,
+                "compiled": cur.fast is not None if cur else None,
                 "signature": cur.signature if cur else None,
                 "input_schema": cur.spec.json_schema() if cur else None}
 

@@ -32,14 +32,16 @@ class Loaded:
     run_id: str
     sha256: str
     loaded_at: float
+    fast: Any = None  # the pipeline compiled for serving (serving/fastpath.py), when it proved equal
 
     def predict(self, X) -> tuple[list[Any], list[list[float]] | None]:
         """Labels (or values) and, for classifiers, class probabilities, in one pass over the pipeline."""
+        model = self.fast or self.model
         if self.classes is not None and hasattr(self.model, "predict_proba"):
-            proba = self.model.predict_proba(X)
+            proba = model.predict_proba(X)
             labels = np.asarray(self.model.classes_)[proba.argmax(axis=1)]
             return labels.tolist(), proba.tolist()
-        return np.asarray(self.model.predict(X)).tolist(), None
+        return np.asarray(model.predict(X)).tolist(), None
 
 
 def load_version(store, name: str, version: int) -> Loaded:
@@ -52,8 +54,10 @@ def load_version(store, name: str, version: int) -> Loaded:
     model = load_pickle_verified(row["model_path"], row["model_sha256"])
     signature = row["signature"]
     classes = (signature.get("output") or {}).get("classes")
+    from mlplat.serving.fastpath import compile_pipeline
+
     return Loaded(name, version, model, Spec.from_signature(signature), signature, classes, row["run_id"],
-                  row["model_sha256"], time.time())
+                  row["model_sha256"], time.time(), fast=compile_pipeline(model))
 
 
 @dataclass
