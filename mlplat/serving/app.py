@@ -188,7 +188,8 @@ def create_app(store, names: list[str], *, alias: str = "production", poll_inter
         metrics.rows.labels(name, version).inc(len(X))
         if prediction_log is not None:
             prediction_log.append(ts=time.time(), request_id=request_id, model=name, version=loaded.version,
-                                  latency_ms=latency * 1000, inputs=X, predictions=preds, proba=proba,
+                                  latency_ms=latency * 1000, inputs={n: cols[n] for n in loaded.spec.names},
+                                  predictions=preds, proba=proba,
                                   classes=loaded.classes)
         return _count(metrics, name, version, Response(json.dumps(out), media_type="application/json"))
 
