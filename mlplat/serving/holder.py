@@ -36,12 +36,21 @@ class Loaded:
 
     def predict(self, X) -> tuple[list[Any], list[list[float]] | None]:
         """Labels (or values) and, for classifiers, class probabilities, in one pass over the pipeline."""
-        model = self.fast or self.model
         if self.classes is not None and hasattr(self.model, "predict_proba"):
-            proba = model.predict_proba(X)
+            proba = self._call("predict_proba", X)
             labels = np.asarray(self.model.classes_)[proba.argmax(axis=1)]
             return labels.tolist(), proba.tolist()
-        return np.asarray(model.predict(X)).tolist(), None
+        return np.asarray(self._call("predict", X)).tolist(), None
+
+    def _call(self, method: str, X):
+        """The compiled pipeline when there is one; the pipeline itself for anything the compiled
+        form cannot take, so it never fails a request the pipeline would answer."""
+        if self.fast is not None:
+            try:
+                return getattr(self.fast, method)(X)
+            except Exception:  # noqa: BLE001 - e.g. a value type the probes did not cover
+                log.debug("%s:%s: compiled pipeline refused the input; using the pipeline", self.name, self.version)
+        return getattr(self.model, method)(X)
 
 
 def load_version(store, name: str, version: int) -> Loaded:

@@ -69,3 +69,17 @@ def test_a_compiled_form_that_disagrees_is_refused(monkeypatch):
         return None if fn is None else (lambda a: fn(a) + 1e-6)
     monkeypatch.setitem(fastpath._STEPS, "StandardScaler", off_by_a_little)
     assert compile_pipeline(pipe) is None
+
+
+def test_a_request_the_compiled_form_cannot_take_is_answered_by_the_pipeline():
+    from mlplat.serving.holder import Loaded
+
+    class Refusing:
+        def predict_proba(self, X):
+            raise TypeError("float() argument must be a string or a real number, not 'NoneType'")
+
+    pipe, held_out = _fitted(["dataset=churn", "model=logreg"])
+    loaded = Loaded("churn", 1, pipe, None, {}, [0, 1], "r", "s", 0.0, fast=Refusing())
+    labels, proba = loaded.predict(held_out.head(5))
+    np.testing.assert_allclose(proba, pipe.predict_proba(held_out.head(5)), rtol=0, atol=1e-12)
+    assert labels == pipe.predict(held_out.head(5)).tolist()
