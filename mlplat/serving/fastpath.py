@@ -14,10 +14,12 @@ Only pipelines of this exact shape are compiled, anything else is served by the 
 where each column group is "passthrough" (numbers) or a Pipeline (or single step) of
 SimpleImputer (NaN as the missing value, no indicator), StandardScaler, MinMaxScaler (no
 clip), RobustScaler, OneHotEncoder (handle_unknown="ignore", no drop, no infrequent
-categories, dense) and OrdinalEncoder (unknown and missing values encoded). ``compile_pipeline`` then *proves* the compiled
-form on probe rows built from the fitted parameters (every learned category, an unseen
-one, missing values, values around each scale) by comparing it with the pipeline itself;
-any difference and the pipeline is used. Never a second model: same estimator, same input.
+categories, dense) and OrdinalEncoder (unknown and missing values encoded).
+``compile_pipeline`` then *proves* the compiled form on probe rows built from the fitted
+parameters (every learned category, an unseen one, missing values, numbers across scales)
+by comparing it with the pipeline itself; any difference and the pipeline is used, and a
+request the compiled form cannot take is answered by the pipeline (holder.Loaded). Never a
+second model: same estimator, same input.
 """
 
 from __future__ import annotations
