@@ -86,15 +86,22 @@ def _imputer(step: Any, categorical: bool) -> Step | None:
     return impute
 
 
+def _center_scale(center: Any, scale: Any) -> Step:
+    def scale_(a: np.ndarray) -> np.ndarray:
+        return (np.asarray(a, dtype=np.float64) - center) / scale
+    return scale_
+
+
 def _scaler(step: Any, categorical: bool) -> Step | None:
     if categorical:
         return None
-    mean = step.mean_ if step.with_mean else 0.0
-    scale = step.scale_ if step.with_std else 1.0
+    return _center_scale(step.mean_ if step.with_mean else 0.0, step.scale_ if step.with_std else 1.0)
 
-    def scale_(a: np.ndarray) -> np.ndarray:
-        return (np.asarray(a, dtype=np.float64) - mean) / scale
-    return scale_
+
+def _robust(step: Any, categorical: bool) -> Step | None:
+    if categorical:
+        return None
+    return _center_scale(step.center_ if step.with_centering else 0.0, step.scale_ if step.with_scaling else 1.0)
 
 
 def _min_max(step: Any, categorical: bool) -> Step | None:
@@ -103,17 +110,6 @@ def _min_max(step: Any, categorical: bool) -> Step | None:
 
     def scale_(a: np.ndarray) -> np.ndarray:
         return np.asarray(a, dtype=np.float64) * step.scale_ + step.min_
-    return scale_
-
-
-def _robust(step: Any, categorical: bool) -> Step | None:
-    if categorical:
-        return None
-    center = step.center_ if step.with_centering else 0.0
-    scale = step.scale_ if step.with_scaling else 1.0
-
-    def scale_(a: np.ndarray) -> np.ndarray:
-        return (np.asarray(a, dtype=np.float64) - center) / scale
     return scale_
 
 
