@@ -65,13 +65,18 @@ class JobConfigs:
         return cfg
 
 
-class MlplatBasicLauncher(BasicLauncher):
-    """BasicLauncher that reuses one composition per combination of config-group choices."""
+class ReusesCompositions:
+    """Launcher mixin: ``job_config`` composes once per combination of config-group choices
+    (one JobConfigs per sweep config; mlplat's basic and joblib launchers both use it)."""
 
     def job_config(self, overrides: Sequence[str]) -> DictConfig:
         if getattr(self, "_configs", None) is None or self._configs.config is not self.config:
             self._configs = JobConfigs(self.hydra_context, self.config)
         return self._configs(overrides)
+
+
+class MlplatBasicLauncher(ReusesCompositions, BasicLauncher):
+    """BasicLauncher that reuses one composition per combination of config-group choices."""
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         # BasicLauncher.launch with job_config() in place of load_sweep_config()

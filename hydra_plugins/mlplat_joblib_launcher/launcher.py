@@ -15,7 +15,7 @@ from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
 from joblib import Parallel, delayed
 from omegaconf import DictConfig, open_dict
 
-from hydra_plugins.mlplat_basic_launcher.launcher import JobConfigs
+from hydra_plugins.mlplat_basic_launcher.launcher import ReusesCompositions
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ def _execute(idx: int, config: DictConfig, callbacks: Any, task_function: Any) -
                    task_function=task_function, job_dir_key="hydra.sweep.dir", job_subdir_key="hydra.sweep.subdir")
 
 
-class MlplatJoblibLauncher(JoblibLauncher):
+class MlplatJoblibLauncher(ReusesCompositions, JoblibLauncher):
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         setup_globals()
         assert self.config is not None and self.task_function is not None and self.hydra_context is not None
@@ -37,13 +37,11 @@ class MlplatJoblibLauncher(JoblibLauncher):
         joblib_cfg = dict(self.joblib)
         joblib_cfg["backend"] = "loky"  # threads are incompatible with Hydra's per-job globals
         process_joblib_cfg(joblib_cfg)
-        if getattr(self, "_configs", None) is None or self._configs.config is not self.config:
-            self._configs = JobConfigs(self.hydra_context, self.config)
         configs = []
         for i, overrides in enumerate(job_overrides):
             idx = initial_job_idx + i
             log.info(f"\t#{idx} : {' '.join(filter_overrides(overrides))}")
-            cfg = self._configs(overrides)
+            cfg = self.job_config(overrides)
             with open_dict(cfg):
                 cfg.hydra.job.id = f"{cfg.hydra.job.name}_{idx}"
                 cfg.hydra.job.num = idx

@@ -8,13 +8,12 @@ and audited, so the next report can say what changed and the trail shows who gen
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from mlplat.errors import ConfigError, MlplatError
+from mlplat.files import write_atomic
 
 FORMATS = ("md", "html", "json")
 
@@ -40,18 +39,12 @@ def _check_format(fmt: str, allowed: tuple[str, ...]) -> None:
 
 def _write(path: str | Path, text: str) -> str:
     """Atomic write (temp file + rename) so a reader never sees half a report; one clear line on failure."""
-    target = Path(path)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        os.fchmod(fd, 0o644)  # mkstemp makes it private; a report is meant to be read by others
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
+        # readable by others (mkstemp makes it private): a report is meant to be shared
+        return str(write_atomic(path, text.encode("utf-8"), mode=0o644))
     except OSError as exc:
-        raise MlplatError(f"cannot write {str(target)!r}: {exc.strerror or exc}; choose a writable --output "
+        raise MlplatError(f"cannot write {str(path)!r}: {exc.strerror or exc}; choose a writable --output "
                           "(or fix reports_dir in conf/schedule)") from exc
-    return str(target)
 
 
 def governance_report(*, since: float, fmt: str = "md", output: str | None = None, actor: str, source: str,

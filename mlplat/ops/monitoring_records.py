@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from mlplat.errors import MonitoringError
+from mlplat.files import write_atomic
 from mlplat.ops.monitoring_inputs import (
     _Context,
 )
@@ -27,18 +26,12 @@ def _stamp() -> str:
 
 def _write(path: str | Path, text: str) -> str:
     """Atomic write (temp file + rename): a reader (the bot uploading a report) never sees half of it."""
-    target = Path(path)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
+        # readable by others (mkstemp makes it private): a report is meant to be shared
+        return str(write_atomic(path, text.encode("utf-8"), mode=0o644))
     except OSError as exc:
-        raise MonitoringError(f"cannot write {str(target)!r}: {exc.strerror or exc}; choose a writable --output "
+        raise MonitoringError(f"cannot write {str(path)!r}: {exc.strerror or exc}; choose a writable --output "
                               "(or fix monitor.reports_dir)") from exc
-    return str(target)
 
 
 def _json_text(obj: Any) -> str:

@@ -222,60 +222,52 @@ def finish_invocation(invocation_id: str, tracking: dict, *, multirun: bool, act
             "registered": registered}
 
 
+def _rows(query, *, store, url: str | None) -> list[dict]:
+    """The rows of ``query`` (tracking.queries): given no open ``store``, straight over the
+    database driver (the store at ``url``, else the config's tracking.url), so a one-shot
+    command never imports SQLAlchemy; when that path is not certain to answer (see
+    tracking.direct), through the Store, which runs the same SQL."""
+    from mlplat.tracking import direct
+
+    if store is None:
+        rows = direct.read_rows(url or str(_default_tracking()["url"]), query)
+        if rows is not None:
+            return rows
+        store = open_store(url=url)
+    from mlplat.tracking import runs  # SQLAlchemy: only on the Store's path
+
+    return runs.query_rows(store, query)
+
+
 def leaderboard(*, metric: str | None = None, stage: str = "cv", filters: dict | None = None,
                 since: float | None = None, top: int = 10, store=None, url: str | None = None) -> dict:
-    """Runs ranked by ``metric``: {metric, direction, rows}.
-
-    Given no open ``store``, the query first goes straight over the database driver (the
-    store at ``url``, else the config's tracking.url): a one-shot command then never imports
-    SQLAlchemy. When that path is not certain to answer (see tracking.direct) the Store runs
-    the same SQL.
-    """
+    """Runs ranked by ``metric``: {metric, direction, rows} (read as _rows says)."""
     from functools import partial
 
     from mlplat.evaluation.metrics import DEFAULT_PRIMARY, get_metric
-    from mlplat.tracking import direct, queries
+    from mlplat.tracking import queries
 
     if metric is None:
         metric = DEFAULT_PRIMARY["classification"]
     m = get_metric(metric)
     if top < 1:
         raise ConfigError(f"--top must be at least 1 (got {top})")
-    query = partial(queries.leaderboard, metric=metric, greater_is_better=m.greater_is_better, stage=stage,
-                    filters=filters, since=since, top=top)
-    rows = None
-    if store is None:
-        rows = direct.read_rows(url or str(_default_tracking()["url"]), query)
-    if rows is None:
-        from mlplat.tracking import runs
-
-        store = store or open_store(url=url)
-        rows = runs.leaderboard(store, metric=metric, stage=stage, filters=filters, since=since, top=top)
-    else:
-        rows = queries.ranked(rows, metric=metric, direction=m.direction)
-    return {"metric": metric, "direction": m.direction, "rows": rows}
+    rows = _rows(partial(queries.leaderboard, metric=metric, greater_is_better=m.greater_is_better, stage=stage,
+                         filters=filters, since=since, top=top), store=store, url=url)
+    return {"metric": metric, "direction": m.direction,
+            "rows": queries.ranked(rows, metric=metric, direction=m.direction)}
 
 
 def list_runs(*, filters: dict | None = None, since: float | None = None, page: int = 1, page_size: int = 20,
               store=None, url: str | None = None) -> list[dict]:
-    """One page of runs, newest first; like leaderboard(), read over the bare driver when no
-    open ``store`` is given and that path can answer."""
+    """One page of runs, newest first (read as _rows says)."""
     from functools import partial
 
-    from mlplat.tracking import direct, queries
+    from mlplat.tracking import queries
 
     queries.check_page(page, page_size)
-    rows = None
-    if store is None:
-        query = partial(queries.list_runs, filters=filters, since=since, limit=page_size,
-                        offset=(page - 1) * page_size)
-        rows = direct.read_rows(url or str(_default_tracking()["url"]), query)
-    if rows is None:
-        from mlplat.tracking import runs
-
-        rows = runs.list_runs(store or open_store(url=url), filters=filters, since=since, page=page,
-                              page_size=page_size)
-    return rows
+    return _rows(partial(queries.list_runs, filters=filters, since=since, limit=page_size,
+                         offset=(page - 1) * page_size), store=store, url=url)
 
 
 def iter_runs(*, filters: dict | None = None, since: float | None = None, store=None) -> Iterable[dict]:

@@ -10,13 +10,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mlplat.errors import ArtifactIntegrityError, NotFound
+from mlplat.files import write_atomic
 
 
 @dataclass(frozen=True)
@@ -28,18 +27,7 @@ class Artifact:
 
 
 def write_bytes(directory: Path, name: str, data: bytes) -> Artifact:
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        final = directory / name
-        os.replace(tmp, final)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    final = write_atomic(directory / name, data, fsync=True)
     return Artifact(name, str(final), hashlib.sha256(data).hexdigest(), len(data))
 
 

@@ -17,13 +17,11 @@ SQL through SQLAlchemy.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote
 
+from mlplat.tracking.queries import Query
 from mlplat.tracking.revisions import VERSION_TABLE, script_heads
-
-Query = Callable[[str], tuple[str, tuple]]  # dialect -> (sql, params)
 
 
 def dialect_of(url: str) -> str | None:

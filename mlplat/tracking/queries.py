@@ -12,9 +12,12 @@ This module must not import SQLAlchemy (it is on the fast path).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from mlplat.errors import ConfigError
+
+Query = Callable[[str], tuple[str, tuple]]  # dialect -> (sql, params): what both read paths run
 
 # what a leaderboard can filter on: the run columns copied into run_metrics (plus time)
 LEADERBOARD_FILTERS = ("experiment", "sweep_id", "dataset", "model", "status")

@@ -13,6 +13,7 @@ import os
 import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -386,14 +387,19 @@ def get_run(store: Store, ref: str) -> dict:
     return row
 
 
+def query_rows(store: Store, query: queries.Query) -> list[dict]:
+    """The rows of ``query(dialect)`` (SQL text from tracking.queries) through the Store."""
+    sql, params = query(store.dialect)
+    with store.read() as conn:
+        return [dict(r._mapping) for r in conn.exec_driver_sql(sql, params)]
+
+
 def list_runs(store: Store, *, filters: dict[str, Any] | None = None, since: float | None = None,
               page: int = 1, page_size: int = 20) -> list[dict]:
     """Newest first; page 1 is the newest ``page_size`` runs. A page past the end is empty."""
     check_page(page, page_size)
-    sql, params = queries.list_runs(store.dialect, filters=filters, since=since, limit=page_size,
-                                    offset=(page - 1) * page_size)
-    with store.read() as conn:
-        return [dict(r._mapping) for r in conn.exec_driver_sql(sql, params)]
+    return query_rows(store, partial(queries.list_runs, filters=filters, since=since, limit=page_size,
+                                     offset=(page - 1) * page_size))
 
 
 def iter_runs(store: Store, *, filters: dict[str, Any] | None = None, since: float | None = None,
@@ -401,9 +407,7 @@ def iter_runs(store: Store, *, filters: dict[str, Any] | None = None, since: flo
     """Every matching run, newest first, fetched in batches (keyset paging) for streaming output."""
     last: tuple[float, str] | None = None
     while True:
-        sql, params = queries.list_runs(store.dialect, filters=filters, since=since, limit=batch, after=last)
-        with store.read() as conn:
-            rows = [dict(r._mapping) for r in conn.exec_driver_sql(sql, params)]
+        rows = query_rows(store, partial(queries.list_runs, filters=filters, since=since, limit=batch, after=last))
         yield from rows
         if len(rows) < batch:
             return
@@ -416,10 +420,8 @@ def leaderboard(store: Store, *, metric: str, stage: str = "cv", filters: dict[s
     from mlplat.evaluation.metrics import get_metric
 
     m = get_metric(metric)
-    sql, params = queries.leaderboard(store.dialect, metric=metric, greater_is_better=m.greater_is_better,
-                                      stage=stage, filters=filters, since=since, top=top, offset=offset)
-    with store.read() as conn:
-        rows = [dict(r._mapping) for r in conn.exec_driver_sql(sql, params)]
+    rows = query_rows(store, partial(queries.leaderboard, metric=metric, greater_is_better=m.greater_is_better,
+                                     stage=stage, filters=filters, since=since, top=top, offset=offset))
     return queries.ranked(rows, metric=metric, direction=m.direction, offset=offset)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -61,15 +60,3 @@ class SchedProject:
     def mlplat(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "mlplat.cli", *args], cwd=self.root, env=self.env(),
                               capture_output=True, text=True, timeout=timeout)
-
-
-
-
-def wait_until(predicate, timeout: float = 30.0, interval: float = 0.05):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s")

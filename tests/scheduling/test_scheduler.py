@@ -14,7 +14,7 @@ import subprocess
 import sys
 
 import sqlalchemy as sa
-from sched_kit import wait_until
+from waiting import wait_until
 
 from mlplat.scheduling.runner import JOBSTORE_TABLE
 
@@ -89,8 +89,9 @@ def test_runs_missed_within_grace_happen_once_on_start(sched, recorder, caplog):
     caplog.set_level(logging.INFO, logger="mlplat.scheduler")
     scheduler = _start()
     try:
-        wait_until(lambda: any(s == "ok" for s, _, _ in _runs(sched, "audit_check")))
-        wait_until(lambda: (_stored_next(sched, "audit_check") or 0) > dt.datetime.now(dt.UTC).timestamp())
+        wait_until(lambda: any(s == "ok" for s, _, _ in _runs(sched, "audit_check")), timeout=30)
+        wait_until(lambda: (_stored_next(sched, "audit_check") or 0) > dt.datetime.now(dt.UTC).timestamp(),
+                   timeout=30)
     finally:
         scheduler.shutdown(wait=True)
     assert [s for s, _, _ in _runs(sched, "audit_check")] == ["ok"]
@@ -110,7 +111,7 @@ def test_failing_job_is_recorded_and_alerted_and_the_others_still_run(sched, rec
     scheduler = _start()
     try:
         wait_until(lambda: any(s == "failed" for s, _, _ in _runs(sched, "audit_check"))
-                   and any(s == "ok" for s, _, _ in _runs(sched, "stale")))
+                   and any(s == "ok" for s, _, _ in _runs(sched, "stale")), timeout=30)
     finally:
         scheduler.shutdown(wait=True)
     failed = [r for r in _runs(sched, "audit_check") if r[0] == "failed"]

@@ -8,7 +8,8 @@ import subprocess
 
 import httpx
 import pandas as pd
-from kit import CLI, REPO, free_port, fresh_store, policy, run_cli, wait_until
+from kit import CLI, REPO, free_port, fresh_store, policy, run_cli
+from waiting import wait_until
 
 from mlplat import ops
 

@@ -12,7 +12,8 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from kit import Server, policy, wait_until
+from kit import Server, policy
+from waiting import wait_until
 
 from mlplat import ops
 from mlplat.serving.predlog import read_prediction_log
