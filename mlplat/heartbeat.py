@@ -101,7 +101,12 @@ def _pid_alive(pid: int | None) -> bool:
         return False
     except PermissionError:  # exists, owned by someone else
         return True
-    return True
+    # a killed process whose parent has not reaped it yet still answers kill(0): a zombie
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):  # no /proc (macOS) or it went away meanwhile
+        return True
 
 
 def mark_stale_runs(store: Any, *, stale_after_s: float | None = None) -> list[str]:

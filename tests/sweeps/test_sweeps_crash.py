@@ -146,3 +146,18 @@ def test_sweep_drivers_are_judged_like_runs(tmp_path: Path):
         status = dict(conn.execute(sa.select(sweeps.c.id, sweeps.c.status)).all())
     assert status == {"live": "running", "remote_silent": "crashed", "remote_quiet": "running",
                       "before_migration": "running", "dead_here": "crashed"}
+
+
+def test_a_killed_but_unreaped_process_counts_as_dead():
+    from mlplat.heartbeat import _pid_alive
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert _pid_alive(child.pid)
+        child.send_signal(signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while _pid_alive(child.pid) and time.monotonic() < deadline:  # a zombie until we reap it
+            time.sleep(0.05)
+        assert not _pid_alive(child.pid)
+    finally:
+        child.wait(timeout=10)
