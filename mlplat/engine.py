@@ -34,6 +34,9 @@ class RunContext:
     job_num: int | None = None
     invocation_id: str | None = None
     threads: int | None = None
+    # recorded with the run's tags beside the config's own (CI: the commit and the pull request);
+    # kept out of the config so its hash is the one `mlplat train` gives the same experiment
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -153,7 +156,7 @@ def run_experiment(cfg: dict, ctx: RunContext, *, store=None) -> RunOutcome:
         overrides=ctx.overrides, config_hash=provenance.config_hash(cfg), code_version=sha, code_dirty=dirty,
         package_versions=provenance.package_versions(), dataset=dataset["name"], model=cfg["model"]["name"],
         features=cfg["features"]["name"], task=task, primary_metric=primary, sweep_id=ctx.sweep_id,
-        job_num=ctx.job_num, invocation_id=ctx.invocation_id, tags=dict(cfg.get("tags") or {}),
+        job_num=ctx.job_num, invocation_id=ctx.invocation_id, tags={**dict(cfg.get("tags") or {}), **ctx.tags},
         params=dict(cfg["model"].get("params") or {}),
     ))
     fingerprint = None

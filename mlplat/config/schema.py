@@ -252,6 +252,7 @@ class MlplatConfig:
     bot: Any = None
     schedule: Any = None
     governance: Any = None
+    ci: Any = None
 
 
 def register_schemas() -> None:

@@ -112,17 +112,18 @@ def alias_history(name: str, alias: str | None = None, *, store=None) -> list[di
 
 
 def request_promotion(name: str, version: int, to: str, *, actor: str, source: str, store=None,
-                      policy: dict | None = None) -> dict[str, Any]:
+                      policy: dict | None = None, context: dict | None = None) -> dict[str, Any]:
     """Evaluate the gates of alias ``to`` for ``name:version`` and open an approval request.
 
     Refused (RegistryError naming each failed gate, audited) when a gate fails; applied at
-    once when the target needs no approvals.
+    once when the target needs no approvals. ``context`` (CI: pull request, report summary)
+    travels in the request's evidence to the approvers.
     """
     from mlplat.registry import approvals, versions
 
     return approvals.request(_store(store), _policy(policy), versions.Ref(versions.check_name(name),
                                                                           version=int(version)),
-                             to, actor=actor, source=source)
+                             to, actor=actor, source=source, context=context)
 
 
 promote = request_promotion

@@ -22,7 +22,7 @@ from mlplat.errors import MlplatError, NotFound, PermissionDenied, RegistryError
 from mlplat.governance import audit
 from mlplat.registry import aliases, versions
 from mlplat.registry import policy as pol
-from mlplat.registry.schema import approval_requests, approvals
+from mlplat.registry.schema import approval_requests, approvals, registered_models
 from mlplat.tracking.schema import runs
 from mlplat.tracking.store import Store, now
 
@@ -73,9 +73,24 @@ def _supersede_others(conn: sa.Connection, req: dict[str, Any], *, actor: str, s
                          object_id=other, payload={"by": req["id"], "reason": reason})
 
 
+def evaluate_gates(conn: sa.Connection, policy: dict[str, Any], cand: dict[str, Any],
+                   target: str) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """``target``'s gates for ``cand`` (a version, or ``versions.candidate_of_run`` for one not yet
+    registered) against the version the alias points at now: (gate results, that champion or None)."""
+    tp = pol.target_policy(policy, target)
+    known = conn.execute(sa.select(registered_models.c.name).where(registered_models.c.name == cand["name"])).first()
+    base = aliases.current(conn, cand["name"], target) if known else None
+    champion = versions.resolve(conn, versions.Ref(cand["name"], version=base)) if base is not None else None
+    return pol.evaluate(tp.get("gates") or {}, cand, _run_row(conn, cand["run_id"]), champion), champion
+
+
 def request(store: Store, policy: dict[str, Any], ref: versions.Ref, target: str, *, actor: str,
-            source: str) -> dict[str, Any]:
-    """Evaluate ``target``'s gates for the version and open a request (applied at once if it needs 0 approvals)."""
+            source: str, context: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Evaluate ``target``'s gates for the version and open a request (applied at once if it needs 0 approvals).
+
+    ``context`` (e.g. CI: the pull request and the report's summary) is kept in the evidence
+    for the approvers; it never changes a gate.
+    """
     versions.check_alias(target)
     tp = pol.target_policy(policy, target)
     pol.require_role(policy, actor, tp.get("requester_roles") or [], f"request a promotion to {target}")
@@ -85,11 +100,12 @@ def request(store: Store, policy: dict[str, Any], ref: versions.Ref, target: str
         base = aliases.current(conn, cand["name"], target)
         if base == cand["version"]:
             raise RegistryError(f"{cand['name']}@{target} already points at version {cand['version']}; nothing to do")
-        champion = versions.resolve(conn, versions.Ref(cand["name"], version=base)) if base is not None else None
-        gates = pol.evaluate(tp.get("gates") or {}, cand, _run_row(conn, cand["run_id"]), champion)
+        gates, champion = evaluate_gates(conn, policy, cand, target)
         evidence = {"gates": gates, "candidate": {"version": cand["version"], "run_id": cand["run_id"],
                                                   "metrics": cand["metrics"]},
                     "champion": {"version": champion["version"], "metrics": champion["metrics"]} if champion else None}
+        if context:
+            evidence["context"] = context
         failed = [g for g in gates if g["status"] == "fail"]
         subject = f"{cand['name']}:{cand['version']}"
         if failed:

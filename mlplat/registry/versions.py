@@ -114,17 +114,11 @@ def register(store: Store, run_ref: str, name: str, *, actor: str, source: str, 
             raise RegistryError(f"run {run['id']} has no {needed} artifact (pruned?); re-run the experiment "
                                 "and register the new run")
     signature = json.loads(art.read_verified(arts["signature.json"]["path"], arts["signature.json"]["sha256"]))
-    cfg = run.get("config") or {}
-    evaluation = cfg.get("evaluation") or {}
+    cand = candidate_of_run(run, name)
     row = {
-        "name": name, "run_id": run["id"], "created_at": now(), "actor": actor, "source": source,
+        **{k: v for k, v in cand.items() if k != "version"}, "created_at": now(), "actor": actor, "source": source,
         "description": description, "tags": json.dumps(dict(tags or {}), sort_keys=True),
-        "task": run["task"], "primary_metric": run["primary_metric"],
-        "metrics": json.dumps({"cv": {k: v["value"] for k, v in run["metrics"].get("cv", {}).items()},
-                               "holdout": dict(run["metrics"].get("holdout", {}))}, sort_keys=True),
-        "signature": json.dumps(signature, sort_keys=True), "dataset": run["dataset"],
-        "dataset_fingerprint": run["dataset_fingerprint"], "config_hash": run["config_hash"],
-        "code_version": run["code_version"], "seed": cfg.get("seed"), "test_size": evaluation.get("test_size"),
+        "metrics": json.dumps(cand["metrics"], sort_keys=True), "signature": json.dumps(signature, sort_keys=True),
         "model_path": arts["model.joblib"]["path"], "model_sha256": arts["model.joblib"]["sha256"],
     }
     with store.write() as conn:
@@ -141,6 +135,19 @@ def register(store: Store, run_ref: str, name: str, *, actor: str, source: str, 
                               "dataset_fingerprint": row["dataset_fingerprint"], "config_hash": row["config_hash"],
                               "code_version": row["code_version"], "tags": tags or {}})
         return resolve(conn, Ref(name, version=version))
+
+
+def candidate_of_run(run: dict[str, Any], name: str) -> dict[str, Any]:
+    """What a version of ``name`` made from ``run`` would hold for the gates (no version number yet):
+    the same fields ``register`` copies, so a preview of the gates (CI) reads what a promotion reads."""
+    cfg = run.get("config") or {}
+    return {"name": name, "version": None, "run_id": run["id"], "task": run["task"],
+            "primary_metric": run["primary_metric"],
+            "metrics": {"cv": {k: v["value"] for k, v in run["metrics"].get("cv", {}).items()},
+                        "holdout": dict(run["metrics"].get("holdout", {}))},
+            "dataset": run["dataset"], "dataset_fingerprint": run["dataset_fingerprint"],
+            "config_hash": run["config_hash"], "code_version": run["code_version"], "seed": cfg.get("seed"),
+            "test_size": (cfg.get("evaluation") or {}).get("test_size")}
 
 
 def _ensure_model(conn: sa.Connection, name: str) -> None:
