@@ -1,0 +1,416 @@
+"""`mlplat check`: every config of the tree composes and validates, before anything trains.
+
+One pass over ``conf/``: each option of each group composed with the defaults, each
+experiment and sweep preset composed (sweeps counted, never expanded), each dataset sampled
+and checked against its schema, and the cross-references between groups (registry roles,
+aliases and metrics; schedule triggers and job types; the bot's allow-list) resolved. Every
+problem is one line naming the file, the key, what is wrong and the fix; the run goes on
+after a problem so one pass lists them all.
+
+Speed: a Hydra composition costs ~0.15 s (0.35 s on a loaded machine), so only configs that
+have a defaults list (experiments, sweeps) are composed by Hydra; a plain group option is
+merged into its group's structured schema on top of the composed defaults, which is what
+Hydra's merge does for a file without a defaults list, at ~1/20 of the cost.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlplat.errors import MlplatError
+
+# groups whose options change what trains: each option is built (estimator, metrics, files)
+TRAINING_GROUPS = ("dataset", "features", "model", "evaluation")
+# groups Hydra composes with a defaults list of their own (presets): checked by a real composition
+PRESET_GROUPS = ("experiment", "sweep")
+# Hydra plugin configs (launchers need optional extras installed): not composed here
+SKIPPED_GROUPS = ("launcher",)
+SAMPLE_ROWS = 2000
+BOT_ROLES = ("viewer", "experimenter", "approver", "admin")
+KEY_RE = re.compile(r"\bat ([A-Za-z_][\w.\[\]]*)")
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    key: str
+    problem: str
+    kind: str
+
+    def line(self) -> str:
+        return f"{self.file}: {self.key}: {self.problem}"
+
+
+@dataclass
+class Report:
+    problems: list[Problem] = dataclasses.field(default_factory=list)
+    checked: dict[str, int] = dataclasses.field(default_factory=dict)
+    sweeps: dict[str, int | None] = dataclasses.field(default_factory=dict)
+
+    def add(self, file: str, key: str, problem: str, kind: str) -> None:
+        self.problems.append(Problem(file, key or "-", problem, kind))
+
+    def count(self, what: str) -> None:
+        self.checked[what] = self.checked.get(what, 0) + 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": not self.problems, "problems": [dataclasses.asdict(p) for p in self.problems],
+                "checked": self.checked, "sweeps": self.sweeps}
+
+
+def _rel(path: Path) -> str:
+    from mlplat.config.compose import conf_dir
+
+    try:
+        return str(path.resolve().relative_to(conf_dir().parent))
+    except ValueError:
+        return str(path)
+
+
+def _key_of(exc: BaseException) -> str:
+    m = KEY_RE.search(str(exc))
+    return m.group(1) if m else "-"
+
+
+def _schema_node(group: str):
+    """The typed (structured) empty node Hydra merges a ``group`` option into, or None (Any)."""
+    import typing
+
+    from omegaconf import OmegaConf
+
+    from mlplat.config.schema import MlplatConfig
+
+    cls = typing.get_type_hints(MlplatConfig).get(group)
+    return OmegaConf.structured(cls) if isinstance(cls, type) and dataclasses.is_dataclass(cls) else None
+
+
+def _needs_hydra(raw: Any, text: str) -> bool:
+    return "defaults" in raw or text.lstrip().startswith("# @package") or "\n# @package" in text[:500]
+
+
+def _option_plain(base, group: str, path: Path, report: Report) -> dict | None:
+    """The whole config with ``group`` set to the option at ``path``; None (and a problem) if it fails."""
+    from omegaconf import OmegaConf
+
+    from mlplat.config.compose import compose, to_plain, translate
+
+    where = _rel(path)
+    try:
+        text = path.read_text()
+        raw = OmegaConf.create(text) if text.strip() else OmegaConf.create({})
+        if _needs_hydra(raw, text):
+            return to_plain(compose([f"{group}={path.stem}"]))
+        schema = _schema_node(group)
+        node = OmegaConf.merge(schema, raw) if schema is not None else raw
+        variant = base.copy()
+        variant[group] = node
+        return to_plain(variant)
+    except MlplatError as exc:
+        report.add(where, _key_of(exc), str(exc), "compose")
+    except Exception as exc:  # OmegaConf/YAML errors: translated to one line
+        err = translate(exc)
+        report.add(where, _key_of(err), str(err), "compose")
+    return None
+
+
+def _check_training(plain: dict, where: str, report: Report) -> None:
+    from mlplat.models.build import build_estimator
+    from mlplat.ops.runs import check_config
+
+    try:
+        check_config(plain)
+        model = plain["model"]
+        # the task the defaults did not exercise: both declared estimators must import and build
+        for task, key in (("classification", "classifier"), ("regression", "regressor")):
+            if model.get(key) and task != str(plain["dataset"]["task"]):
+                build_estimator(model, task, plain["seed"], 1)
+    except MlplatError as exc:
+        report.add(where, _key_of(exc), str(exc), "compose")
+
+
+# -- data ----------------------------------------------------------------------------------
+def _sample(dataset: dict, rows: int):
+    """At most ``rows`` rows of the dataset, and whether that is all of it."""
+    import pandas as pd
+
+    from mlplat.data import sources
+
+    source = str(dataset["source"])
+    if source == "csv":
+        path = sources._local_path(dataset)
+        frame = pd.read_csv(path, nrows=rows + 1, **dict(dataset.get("read_options") or {}))
+    elif source == "parquet":
+        import pyarrow.parquet as pq
+
+        path = sources._local_path(dataset)
+        columns = (dataset.get("read_options") or {}).get("columns")
+        batch = next(pq.ParquetFile(path).iter_batches(batch_size=rows + 1, columns=columns), None)
+        frame = batch.to_pandas() if batch is not None else pd.DataFrame()
+    elif source == "sql":
+        query = str(dataset.get("query") or "").strip().rstrip(";")
+        limited = {**dataset, "query": f"SELECT * FROM ({query}) AS mlplat_check LIMIT {rows + 1}"} if query else dataset
+        frame = sources.load(limited)
+    else:  # sklearn / synthetic: generated in memory, already small
+        frame = sources.load(dataset)
+    complete = len(frame) <= rows
+    return frame.head(rows), complete
+
+
+def _check_data(dataset: dict, where: str, report: Report, rows: int) -> None:
+    from mlplat.data import validation
+    from mlplat.errors import DataError
+
+    try:
+        frame, complete = _sample(dataset, rows)
+        # min_rows speaks of the whole dataset: a truncated sample cannot break it
+        cfg = dataset if complete else {**dataset, "min_rows": min(int(dataset.get("min_rows") or 1), len(frame))}
+        validation.validate(frame, cfg)
+        report.count("datasets sampled")
+    except DataError as exc:
+        report.add(where, "columns" if "schema" in str(exc) else "source", str(exc), "data")
+    except MlplatError as exc:
+        report.add(where, "source", str(exc), "data")
+    except Exception as exc:  # a reader's own error (parse error, driver): one line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        report.add(where, "source", f"dataset {dataset.get('name')!r} cannot be read: {first}; fix the source "
+                                    f"or the dataset's read options", "data")
+
+
+# -- cross-references ----------------------------------------------------------------------
+def _check_registry(plain: dict, report: Report) -> None:
+    from mlplat.evaluation.metrics import METRICS
+    from mlplat.registry.policy import NOT_COMPARABLE
+    from mlplat.registry.versions import ALIAS_RE
+
+    reg = plain.get("registry") or {}
+    where = "conf/registry/default.yaml"
+    roles = set(reg.get("roles") or {})
+
+    def role_refs(key: str, listed: list | None) -> None:
+        for role in listed or []:
+            if role != "*" and role not in roles:
+                report.add(where, key, f"role {role!r} is not defined in `roles` (defined: "
+                                       f"{', '.join(sorted(roles)) or 'none'}); add it there or fix the name",
+                           "registry")
+
+    targets = reg.get("targets") or {}
+    for target, tp in targets.items():
+        key = f"targets.{target}"
+        if not ALIAS_RE.match(str(target)):
+            report.add(where, key, f"alias {target!r} is not a valid alias name: use letters, digits, '_', '-' "
+                                   "starting with a letter", "registry")
+        role_refs(f"{key}.requester_roles", tp.get("requester_roles"))
+        role_refs(f"{key}.approver_roles", tp.get("approver_roles"))
+        if int(tp.get("approvals") or 0) > 0 and not tp.get("approver_roles"):
+            report.add(where, f"{key}.approver_roles", f"{tp.get('approvals')} approval(s) needed but no approver "
+                                                       "role: nobody could approve; list the roles that may",
+                       "registry")
+        gates = tp.get("gates") or {}
+        if str(gates.get("stage") or "holdout") not in ("holdout", "cv"):
+            report.add(where, f"{key}.gates.stage", f"stage {gates.get('stage')!r} is not holdout or cv", "registry")
+        for metric in gates.get("thresholds") or {}:
+            if metric not in METRICS:
+                report.add(where, f"{key}.gates.thresholds.{metric}", f"unknown metric {metric!r}: expected one "
+                                                                      f"of {', '.join(METRICS)}", "registry")
+        beat = gates.get("beat_champion") or {}
+        if beat:
+            if beat.get("metric") and beat["metric"] not in METRICS:
+                report.add(where, f"{key}.gates.beat_champion.metric", f"unknown metric {beat['metric']!r}: "
+                                                                       f"expected one of {', '.join(METRICS)}",
+                           "registry")
+            if (beat.get("on_not_comparable") or "review") not in NOT_COMPARABLE:
+                report.add(where, f"{key}.gates.beat_champion.on_not_comparable",
+                           f"{beat.get('on_not_comparable')!r} is not one of {', '.join(NOT_COMPARABLE)}", "registry")
+    role_refs("rollback_roles", reg.get("rollback_roles"))
+    auto = reg.get("auto_register") or {}
+    if auto.get("enabled") and not auto.get("name"):
+        report.add(where, "auto_register.name", "auto-registration is enabled but no model name is set", "registry")
+    # aliases other groups promote to must have a policy
+    refs = [("conf/ci/default.yaml", "target", (plain.get("ci") or {}).get("target")),
+            ("conf/bot/default.yaml", "alerts.retrain.target",
+             (((plain.get("bot") or {}).get("alerts") or {}).get("retrain") or {}).get("target")),
+            ("conf/monitor/default.yaml", "retrain.request_to",
+             ((plain.get("monitor") or {}).get("retrain") or {}).get("request_to"))]
+    for file, key, alias in refs:
+        if alias and alias not in targets:
+            report.add(file, key, f"alias {alias!r} has no promotion policy in conf/registry targets (has "
+                                  f"{', '.join(sorted(targets)) or 'none'}); add targets.{alias} or fix the name",
+                       "registry")
+    bot_grants = ((plain.get("bot") or {}).get("grants") or {})
+    for bot_role, granted in bot_grants.items():
+        for role in granted or []:
+            if role not in roles:
+                report.add("conf/bot/default.yaml", f"grants.{bot_role}", f"registry role {role!r} is not defined "
+                                                                         f"in conf/registry roles (defined: "
+                                                                         f"{', '.join(sorted(roles))})", "bot")
+    report.count("registry policies")
+
+
+def _check_schedule(plain: dict, report: Report) -> None:
+    from mlplat.errors import ConfigError
+    from mlplat.scheduling.jobs import job_type
+    from mlplat.scheduling.runner import _check_params
+    from mlplat.scheduling.triggers import build_trigger, parse_every
+
+    cfg = plain.get("schedule") or {}
+    where = "conf/schedule/default.yaml"
+    tz = str(cfg.get("timezone", "UTC"))
+    try:
+        import zoneinfo
+
+        zoneinfo.ZoneInfo(tz)
+    except Exception:
+        report.add(where, "timezone", f"{tz!r} is not a time zone name (e.g. UTC, Europe/Paris)", "schedule")
+        tz = "UTC"
+    try:
+        parse_every(str(cfg.get("misfire_grace", "10m")), "misfire_grace")
+    except ConfigError as exc:
+        report.add(where, "misfire_grace", str(exc), "schedule")
+    for name, spec in (cfg.get("jobs") or {}).items():
+        key = f"jobs.{name}"
+        if not isinstance(spec, dict) or "type" not in spec or "trigger" not in spec:
+            report.add(where, key, "a job needs 'type' and 'trigger' keys", "schedule")
+            continue
+        label = f"job {name!r}"
+        checks = (("type", job_type, (str(spec["type"]), label)), ("trigger", build_trigger, (spec["trigger"], tz, label)),
+                  ("params", _check_params, (dict(spec.get("params") or {}), label)))
+        for part, check, args in checks:
+            try:
+                check(*args)
+            except MlplatError as exc:
+                report.add(where, f"{key}.{part}", str(exc), "schedule")
+        report.count("scheduled jobs")
+
+
+def _key_exists(key: str, configs: list[dict]) -> bool:
+    for cfg in configs:
+        node: Any = cfg
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                break
+            node = node[part]
+        else:
+            return True
+    return False
+
+
+def _check_bot(plain: dict, options: dict[str, list[dict]], report: Report) -> None:
+    where = "conf/bot/default.yaml"
+    bot = plain.get("bot") or {}
+    # the bot's own roles (bot/settings.py holds the same four; mlplat does not import the bot)
+    for role in bot.get("roles") or {}:
+        if role not in BOT_ROLES:
+            report.add(where, f"roles.{role}", f"unknown bot role {role!r}: expected {', '.join(BOT_ROLES)}", "bot")
+    for role in bot.get("grants") or {}:
+        if role not in BOT_ROLES:
+            report.add(where, f"grants.{role}", f"unknown bot role {role!r}: expected {', '.join(BOT_ROLES)}", "bot")
+    allow = bot.get("allow") or {}
+    max_jobs = allow.get("max_sweep_jobs")
+    if not isinstance(max_jobs, int) or max_jobs < 1:
+        report.add(where, "allow.max_sweep_jobs", f"must be a whole number >= 1, got {max_jobs!r}", "bot")
+    from mlplat.config.compose import conf_dir
+
+    for group in allow.get("groups") or []:
+        if not (conf_dir() / str(group)).is_dir():
+            report.add(where, "allow.groups", f"config group {group!r} does not exist under conf/; remove it or "
+                                              "fix the name", "bot")
+    for key in allow.get("params") or {}:
+        group = key.split(".", 1)[0]
+        configs = [plain, *options.get(group, [])]
+        if not _key_exists(key, configs):
+            report.add(where, f"allow.params.{key}", f"key {key!r} exists in no config of the tree (looked in the "
+                                                     f"defaults and every {group} option); fix the key", "bot")
+    report.count("bot allow-lists")
+
+
+def _check_monitor(plain: dict, report: Report) -> None:
+    from mlplat.monitoring.settings import load
+
+    try:
+        load(plain.get("monitor"))
+    except MlplatError as exc:
+        report.add("conf/monitor/default.yaml", _key_of(exc), str(exc), "monitor")
+
+
+def _check_ci(plain: dict, report: Report) -> None:
+    from mlplat.ci.settings import load
+
+    try:
+        load(plain)
+    except MlplatError as exc:
+        report.add("conf/ci/default.yaml", _key_of(exc), str(exc), "ci")
+
+
+def _check_targets(report: Report) -> None:
+    """Every ``_target_`` written in a YAML file names a module that can be imported."""
+    from mlplat.config.compose import conf_dir
+
+    for path in sorted(conf_dir().rglob("*.yaml")):
+        for m in re.finditer(r"^\s*_target_:\s*['\"]?([\w.]+)", path.read_text(), re.M):
+            module = m.group(1).rsplit(".", 1)[0]
+            try:
+                found = importlib.util.find_spec(module) is not None
+            except (ImportError, ValueError):
+                found = False
+            if not found:
+                report.add(_rel(path), "_target_", f"module {module!r} of {m.group(1)!r} cannot be imported; "
+                                                   "install the package that provides it or fix the path", "target")
+
+
+# -- the pass --------------------------------------------------------------------------------
+def check_tree(*, data: bool = True, sample_rows: int = SAMPLE_ROWS) -> Report:
+    """Check the config tree (see the module docstring); never raises for a problem in it."""
+    from mlplat.config.compose import compose, conf_dir, to_plain
+    from mlplat.ops.sweeps import plan_sweep
+
+    report = Report()
+    root = conf_dir()
+    try:
+        base = compose([])
+        base_plain = to_plain(base)
+    except MlplatError as exc:
+        report.add(_rel(root / "config.yaml"), _key_of(exc), f"the defaults do not compose: {exc}", "compose")
+        return report
+    options: dict[str, list[dict]] = {}
+    datasets: dict[str, dict] = {}
+    groups = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "hydra")))
+    for group in groups:
+        if group in PRESET_GROUPS or group in SKIPPED_GROUPS:
+            continue
+        for path in sorted((root / group).glob("*.yaml")):
+            plain = _option_plain(base, group, path, report)
+            report.count("options")
+            if plain is None:
+                continue
+            options.setdefault(group, []).append(plain)
+            if group in TRAINING_GROUPS:
+                _check_training(plain, _rel(path), report)
+            if group == "dataset":
+                datasets[_rel(path)] = plain["dataset"]
+    for path in sorted((root / "experiment").glob("*.yaml")):
+        report.count("experiments")
+        try:
+            _check_training(to_plain(compose([f"experiment={path.stem}"])), _rel(path), report)
+        except MlplatError as exc:
+            report.add(_rel(path), _key_of(exc), str(exc), "experiment")
+    for path in sorted((root / "sweep").glob("*.yaml")):
+        try:
+            report.sweeps[path.stem] = plan_sweep([f"sweep={path.stem}"]).total
+            report.count("sweeps")
+        except MlplatError as exc:
+            report.add(_rel(path), _key_of(exc), str(exc), "sweep")
+    _check_registry(base_plain, report)
+    _check_schedule(base_plain, report)
+    _check_bot(base_plain, options, report)
+    _check_monitor(base_plain, report)
+    _check_ci(base_plain, report)
+    _check_targets(report)
+    if data:
+        for where, dataset in datasets.items():
+            _check_data(dataset, where, report, sample_rows)
+    return report
