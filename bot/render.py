@@ -157,6 +157,11 @@ def approval_blocks(req: dict, decision: dict | None = None) -> list[dict]:
             f"(now {base if base is not None else 'none'}), requested by <@{req['requester']}>; "
             f"needs {req.get('approvals_needed', 1)} approval(s); expires {when(req.get('expires_at'))}")
     blocks = [section(head), section(_evidence_text(req))]
+    ci = (req.get("evidence") or {}).get("context") or {}
+    if ci.get("summary") or ci.get("pr_url"):
+        # filed by `mlplat ci deploy`: what the pull request's report said, and where to read it
+        link = f"<{ci['pr_url']}|pull request #{ci.get('pr')}>" if ci.get("pr_url") else "CI"
+        blocks.append(section(f":robot_face: From {link}: {ci.get('summary') or ''}"))
     if decision is None:
         blocks.append({"type": "actions", "block_id": f"approval:{req['id']}", "elements": [
             button("Approve", "approval_approve", req["id"], "primary"),
