@@ -118,13 +118,35 @@ def _option_plain(base, group: str, path: Path, report: Report) -> dict | None:
     return None
 
 
+def _import_problem(path: str) -> str | None:
+    """Why the class at ``path`` ('pkg.module.Class') cannot be imported, or None (also for an empty path)."""
+    module, _, name = path.rpartition(".")
+    if not path or not module:
+        return None
+    from mlplat.models.build import ALLOWED_PREFIXES
+
+    if not path.startswith(ALLOWED_PREFIXES):
+        return None  # the allow-list check names it (build_estimator)
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as exc:
+        return f"does not import ({exc})"
+    return None if hasattr(mod, name) else f"does not import (module {module!r} has no {name!r})"
+
+
 def _check_training(plain: dict, where: str, report: Report) -> None:
     from mlplat.models.build import build_estimator
     from mlplat.ops.runs import check_config
 
+    model = plain["model"]
+    for key in ("classifier", "regressor"):
+        problem = _import_problem(str(model.get(key) or ""))
+        if problem:
+            report.add(where, key, f"model {model['name']!r}: {key} {model[key]!r} {problem}; install the package "
+                                   "that provides it or fix the path", "target")
+            return
     try:
         check_config(plain)
-        model = plain["model"]
         # the task the defaults did not exercise: both declared estimators must import and build
         for task, key in (("classification", "classifier"), ("regression", "regressor")):
             if model.get(key) and task != str(plain["dataset"]["task"]):

@@ -1,0 +1,105 @@
+"""`mlplat check` catches a broken config of each kind, one line per problem, and passes a sound tree."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _tree(tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    shutil.copytree(REPO / "conf", root / "conf")
+    shutil.copytree(REPO / "data", root / "data")
+    return root
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, (path, old)
+    path.write_text(text.replace(old, new, 1))
+
+
+def _check(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mlplat.cli", "check", *args], cwd=root, capture_output=True,
+                          text=True, timeout=300, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO),
+                                                       "OMP_WAIT_POLICY": "PASSIVE", "HOME": str(root)})
+
+
+def test_every_kind_of_broken_config_is_one_line(tmp_path):
+    root = _tree(tmp_path)
+    conf = root / "conf"
+    # a group option: an unknown hyper-parameter, a wrong type
+    (conf / "model" / "broken_rf.yaml").write_text("name: broken_rf\nclassifier: sklearn.ensemble.RandomForestClassifier\n"
+                                                   "params: {n_estimatorz: 5}\n")
+    (conf / "evaluation" / "bad_folds.yaml").write_text("cv: {folds: many}\ntest_size: 0.2\nprimary: roc_auc\n")
+    # an experiment and a sweep preset that do not compose
+    (conf / "experiment" / "broken.yaml").write_text("# @package _global_\ndefaults:\n  - override /model: nope\n")
+    (conf / "sweep" / "broken.yaml").write_text("# @package _global_\ndefaults:\n  - override /model: gone\n"
+                                                "hydra:\n  sweeper:\n    params:\n      seed: 1,2\n")
+    # data: the schema no longer matches the data
+    _edit(conf / "dataset" / "churn.yaml", "tenure_months: {dtype: integer, min: 0, max: 120}",
+          "tenure_months: {dtype: integer, min: 0, max: 5}")
+    # registry: a role that does not exist, a metric mlplat does not know
+    _edit(conf / "registry" / "default.yaml", "    approver_roles: [ml-lead]\n    expiry_hours: 72\n    gates:\n"
+          "      run_completed: true\n      validation_passed: true\n      # metric",
+          "    approver_roles: [ml-leads]\n    expiry_hours: 72\n    gates:\n"
+          "      run_completed: true\n      validation_passed: true\n      # metric")
+    _edit(conf / "registry" / "default.yaml", "      thresholds: {}\n      stage: holdout", "      thresholds: {auc: 0.7}\n"
+          "      stage: holdout")
+    # schedule: a bad cron expression, an unknown job type
+    _edit(conf / "schedule" / "default.yaml", 'trigger: {cron: "0 * * * *"}', 'trigger: {cron: "61 * * * *"}')
+    _edit(conf / "schedule" / "default.yaml", "type: stale_model_check", "type: stale_model_chek")
+    # bot allow-list: a group and a key that do not exist
+    _edit(conf / "bot" / "default.yaml", "groups: [experiment, sweep, dataset, features, model, evaluation]",
+          "groups: [experiment, sweep, dataset, features, modell, evaluation]")
+    _edit(conf / "bot" / "default.yaml", "    model.params.n_neighbors: [1, 200]", "    model.params.n_neighbours: [1, 200]")
+    # _target_: an estimator outside the allow-list, one that does not import, a plugin module that is missing
+    (conf / "model" / "shell.yaml").write_text("name: shell\nclassifier: os.system\n")
+    (conf / "model" / "alien.yaml").write_text("name: alien\nclassifier: sklearn.nope.Thing\n")
+    (conf / "launcher" / "broken.yaml").write_text("# @package _global_\nhydra:\n  launcher:\n"
+                                                   "    _target_: nopkg.launcher.Launcher\n")
+
+    p = _check(root)
+    assert p.returncode == 1, p.stdout + p.stderr
+    lines = p.stdout.splitlines()
+    expected = [
+        ("conf/model/broken_rf.yaml:", "n_estimatorz"),
+        ("conf/evaluation/bad_folds.yaml: cv.folds:", "many"),
+        ("conf/experiment/broken.yaml:", "'nope'"),
+        ("conf/sweep/broken.yaml:", "'gone'"),
+        ("conf/dataset/churn.yaml: columns:", "tenure_months"),
+        ("conf/registry/default.yaml: targets.production.approver_roles:", "'ml-leads'"),
+        ("conf/registry/default.yaml: targets.production.gates.thresholds.auc:", "unknown metric"),
+        ("conf/schedule/default.yaml: jobs.drift_production.trigger:", "61 * * * *"),
+        ("conf/schedule/default.yaml: jobs.stale_models.type:", "stale_model_chek"),
+        ("conf/bot/default.yaml: allow.groups:", "'modell'"),
+        ("conf/bot/default.yaml: allow.params.model.params.n_neighbours:", "exists in no config"),
+        ("conf/model/shell.yaml:", "allow-list"),
+        ("conf/model/alien.yaml: classifier:", "does not import"),
+        ("conf/launcher/broken.yaml: _target_:", "nopkg.launcher"),
+    ]
+    for prefix, words in expected:
+        assert any(line.startswith(prefix) and words in line for line in lines), (prefix, words, lines)
+    assert len(lines) == len(expected), lines  # one line each, nothing else flagged
+    assert "Traceback" not in p.stderr and "14 problem(s)" in p.stderr
+
+    js = _check(root, "--no-data", "--format", "json")
+    assert js.returncode == 1
+    result = json.loads(js.stdout)
+    kinds = {prob["kind"] for prob in result["problems"]}
+    assert kinds == {"compose", "experiment", "sweep", "registry", "schedule", "bot", "target"}  # no data: skipped
+    assert len(result["problems"]) == len(expected) - 1 and result["sweeps"]["grid_rf"] == 9
+
+
+def test_a_sound_tree_passes_and_counts_sweeps(tmp_path):
+    p = _check(_tree(tmp_path), "--no-data", "--format", "json")
+    assert p.returncode == 0, p.stdout + p.stderr
+    result = json.loads(p.stdout)
+    assert result["ok"] and result["sweeps"] == {"grid_rf": 9, "hist_gb_optuna": 20, "logreg_optuna": 20,
+                                                 "random_forest_optuna": 20, "xgboost_optuna": 20}
+    assert result["checked"]["experiments"] == 3 and result["checked"]["options"] >= 30
