@@ -124,13 +124,20 @@ def all_experiments() -> list[str]:
     return group_options("experiment")
 
 
-def affected(changed: list[str], root: Path, names: list[str] | None = None) -> tuple[list[Experiment], list[str]]:
-    """(experiments that use a changed file, changed files no experiment uses)."""
+def affected(changed: list[str], root: Path, names: list[str] | None = None, *,
+             with_files: bool = True) -> tuple[list[Experiment], list[str]]:
+    """(experiments that use a changed file, changed files no experiment uses).
+
+    Named experiments are taken as they are; ``with_files`` False skips finding their files
+    (a composition each), which only the diff needs.
+    """
     known = all_experiments()
     for n in names or []:
         if n not in known:
             raise ConfigError(f"unknown experiment {n!r}: choose one of {', '.join(known) or '(none)'} "
                               "(files in conf/experiment)")
+    if names and not with_files:
+        return [Experiment(n) for n in names], sorted(changed)
     candidates = [experiment_files(n, root) for n in (names or known)]
     changed_set = set(changed)
     hit = [e for e in candidates if names or changed_set & set(e.files)]

@@ -16,6 +16,7 @@ Hydra's merge does for a file without a defaults list, at ~1/20 of the cost.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib.util
 import re
 from dataclasses import dataclass
@@ -77,16 +78,22 @@ def _key_of(exc: BaseException) -> str:
     return m.group(1) if m else "-"
 
 
-def _schema_node(group: str):
-    """The typed (structured) empty node Hydra merges a ``group`` option into, or None (Any)."""
+@functools.cache
+def _schema_class(group: str):
     import typing
-
-    from omegaconf import OmegaConf
 
     from mlplat.config.schema import MlplatConfig
 
     cls = typing.get_type_hints(MlplatConfig).get(group)
-    return OmegaConf.structured(cls) if isinstance(cls, type) and dataclasses.is_dataclass(cls) else None
+    return cls if isinstance(cls, type) and dataclasses.is_dataclass(cls) else None
+
+
+def _schema_node(group: str):
+    """The typed (structured) empty node Hydra merges a ``group`` option into, or None (Any)."""
+    from omegaconf import OmegaConf
+
+    cls = _schema_class(group)
+    return OmegaConf.structured(cls) if cls is not None else None
 
 
 def _needs_hydra(raw: Any, text: str) -> bool:

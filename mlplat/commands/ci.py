@@ -80,18 +80,17 @@ def cmd_check(args) -> int:
 
 
 def cmd_run(args) -> int:
+    from pathlib import Path
+
     from mlplat import ops
     from mlplat.ci import comment, report
     from mlplat.errors import MlplatError
 
     try:
-        path = args.report or ops.compose_plain([o for o in args.overrides if not o.startswith("experiment=")]
-                                                ).get("ci", {}).get("report") or "ci-report.md"
-        target_path = ops.ci_report_path(path)
-        fmt = report.format_of(target_path, args.format)
         result = ops.evaluate_change(args.overrides, base=args.base, actor=_actor(), source=SOURCE, pr=args.pr,
-                                     target=args.target, report=str(target_path))
-        report.write(result, target_path, fmt, marker=comment.MARKER)
+                                     target=args.target, report=args.report, report_format=args.format)
+        target_path = Path(result["report"])
+        report.write(result, target_path, args.format, marker=comment.MARKER)
     except MlplatError as exc:
         return _fail(exc)
     if not result["experiments"]:

@@ -45,14 +45,14 @@ def _split(overrides: list[str]) -> tuple[list[str], list[str]]:
     return names, rest
 
 
-def ci_report_path(path: str | None) -> Path | None:
+def ci_report_path(path: str | None, fmt: str | None = None) -> Path | None:
     """The report's path, made sure writable before anything trains; None: no report file."""
     if not path:
         return None
     from mlplat.ci.report import format_of
 
     p = Path(path)
-    format_of(p, None)
+    format_of(p, fmt)
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
         with open(p, "a"):
@@ -164,7 +164,7 @@ def _signed(v: Any) -> str:
 
 def _evaluate(name: str, rest: list[str], *, e_files: list[str], settings: dict, policy: dict, target: str,
               context: dict, actor: str, source: str, store, base: str | None, root: Path,
-              monitor: dict | None) -> dict[str, Any]:
+              monitor: dict | None, plain: dict | None = None) -> dict[str, Any]:
     from mlplat.ci import affected as aff
     from mlplat.ci.settings import model_name
     from mlplat.engine import RunContext, one_line
@@ -181,7 +181,8 @@ def _evaluate(name: str, rest: list[str], *, e_files: list[str], settings: dict,
                            "config_diff": aff.diff_lines(base, e_files, int(settings["max_diff_lines"]), cwd=root)
                            if base else []}
     try:
-        plain = check_train_overrides(overrides)  # the pre-check `mlplat train` runs, same composition
+        # the pre-check `mlplat train` runs, and the same composition
+        plain = plain if plain is not None else check_train_overrides(overrides)
         tags = {k: str(v) for k, v in (("ci_commit", context["commit"]), ("ci_base", base),
                                        ("ci_pr", context["pr"]["number"]), ("ci_pr_url", context["pr"]["url"]))
                 if v is not None}
@@ -230,7 +231,7 @@ def _record(store, exp: dict[str, Any], context: dict, *, actor: str, source: st
 
 def evaluate_change(overrides: list[str] | None = None, *, base: str | None, actor: str, source: str = "ci",
                     pr: int | None = None, target: str | None = None, report: str | None = None,
-                    stage: str = "pull_request", store=None) -> dict[str, Any]:
+                    report_format: str | None = None, stage: str = "pull_request", store=None) -> dict[str, Any]:
     """Train what the change touches and compare each candidate with its target alias.
 
     ``overrides``: ``experiment=a,b`` names experiments explicitly (else the diff from
@@ -240,7 +241,7 @@ def evaluate_change(overrides: list[str] | None = None, *, base: str | None, act
     """
     from mlplat.ci import affected as aff
     from mlplat.ci import settings as ci_settings
-    from mlplat.ops.runs import compose_plain, open_store
+    from mlplat.ops.runs import check_train_overrides, compose_plain, open_store
 
     names, rest = _split(list(overrides or []))
     if not names and not base:
@@ -248,20 +249,28 @@ def evaluate_change(overrides: list[str] | None = None, *, base: str | None, act
                           "or name experiments with experiment=NAME")
     root = aff.toplevel()
     changed = aff.changed_files(base, root) if base else []
-    plain = compose_plain(rest)
+    experiments, unmapped = aff.affected(changed, root, names or None, with_files=bool(base))
+    prechecked: dict[str, dict] = {}
+    if experiments:  # its composition gives the settings too: one Hydra composition fewer
+        try:
+            prechecked[experiments[0].name] = check_train_overrides([f"experiment={experiments[0].name}", *rest])
+        except MlplatError:
+            pass  # reported as that experiment's error below
+    plain = next(iter(prechecked.values()), None) or compose_plain(rest)
     settings = ci_settings.load(plain)
     target = target or settings["target"]
     policy = plain.get("registry") or {}
     from mlplat.registry.policy import target_policy
 
     target_policy(policy, target)  # an alias without a policy: one line before anything trains
-    experiments, unmapped = aff.affected(changed, root, names or None)
+    # a pull request's run always writes its report; a deploy only when asked
+    report_path = ci_report_path(report or (settings["report"] if stage != "deploy" else None), report_format)
     context = {"commit": aff.head(root), "base": aff.resolve_ref(base, root) if base else None,
-               "base_ref": base, "pr": ci_pull_request(pr), "report": report}
+               "base_ref": base, "pr": ci_pull_request(pr), "report": str(report_path) if report_path else None}
     store = store or open_store(plain["tracking"])
     results = [_evaluate(e.name, rest, e_files=e.files, settings=settings, policy=policy, target=target,
                          context=context, actor=actor, source=source, store=store, base=base, root=root,
-                         monitor=plain.get("monitor")) for e in experiments]
+                         monitor=plain.get("monitor"), plain=prechecked.get(e.name)) for e in experiments]
     for exp in results:
         _record(store, exp, context, actor=actor, source=source, stage=stage)
     verdicts = [e["verdict"] for e in results]
@@ -284,16 +293,16 @@ def _pull_request_of(store, exp: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def ci_deploy(overrides: list[str] | None = None, *, base: str, actor: str, source: str = "ci", pr: int | None = None,
-           target: str | None = None, store=None) -> dict[str, Any]:
+           target: str | None = None, report: str | None = None, store=None) -> dict[str, Any]:
     """On the main branch after a merge: evaluate the change again (trained from the merged tree),
     register each candidate whose gates pass and file its promotion request (the same operation
     as `mlplat models promote`). Nothing is registered when any experiment errored."""
     from mlplat.ops.registry import register, request_promotion
-    from mlplat.ops.runs import compose_plain, open_store
+    from mlplat.ops.runs import open_store
 
-    store = store or open_store(compose_plain([])["tracking"])
+    store = store or open_store()
     result = evaluate_change(overrides, base=base, actor=actor, source=source, pr=pr, target=target, store=store,
-                             stage="deploy")
+                             stage="deploy", report=report)
     result["deployed"] = []
     if result["verdict"] == "error":
         return result
