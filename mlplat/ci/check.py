@@ -7,10 +7,11 @@ aliases and metrics; schedule triggers and job types; the bot's allow-list) reso
 problem is one line naming the file, the key, what is wrong and the fix; the run goes on
 after a problem so one pass lists them all.
 
-Speed: a Hydra composition costs ~0.15 s (0.35 s on a loaded machine), so only configs that
-have a defaults list (experiments, sweeps) are composed by Hydra; a plain group option is
+Speed: a Hydra composition is the dominant cost (431 ms per option against 34 ms for the
+merge below, measured under load average 7.8 on 2 cores), so only configs with a defaults
+list (the defaults, experiments, sweeps) are composed by Hydra; a plain group option is
 merged into its group's structured schema on top of the composed defaults, which is what
-Hydra's merge does for a file without a defaults list, at ~1/20 of the cost.
+Hydra's merge does for a file without a defaults list.
 """
 
 from __future__ import annotations
