@@ -93,13 +93,7 @@ def test_every_kind_of_broken_config_is_one_line(tmp_path):
     result = json.loads(js.stdout)
     kinds = {prob["kind"] for prob in result["problems"]}
     assert kinds == {"compose", "experiment", "sweep", "registry", "schedule", "bot", "target"}  # no data: skipped
-    assert len(result["problems"]) == len(expected) - 1 and result["sweeps"]["grid_rf"] == 9
-
-
-def test_a_sound_tree_passes_and_counts_sweeps(tmp_path):
-    p = _check(_tree(tmp_path), "--no-data", "--format", "json")
-    assert p.returncode == 0, p.stdout + p.stderr
-    result = json.loads(p.stdout)
-    assert result["ok"] and result["sweeps"] == {"grid_rf": 9, "hist_gb_optuna": 20, "logreg_optuna": 20,
-                                                 "random_forest_optuna": 20, "xgboost_optuna": 20}
-    assert result["checked"]["experiments"] == 3 and result["checked"]["options"] >= 30
+    assert len(result["problems"]) == len(expected) - 1
+    # sweeps are counted, not expanded (the sound tree passing is the workflow test's `mlplat check` step)
+    assert result["sweeps"] == {"grid_rf": 9, "hist_gb_optuna": 20, "logreg_optuna": 20, "random_forest_optuna": 20,
+                                "xgboost_optuna": 20} and result["checked"]["experiments"] == 4
