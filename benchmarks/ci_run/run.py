@@ -24,14 +24,25 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+CPU: dict[str, list[float]] = {}
 GIT = {"GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@x", "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@x"}
 
 
+def _children_cpu() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def run(cwd: Path, env: dict, *args: str, actor: str | None = None) -> tuple[float, str]:
+    """(wall seconds, stdout); the CPU seconds of the process are appended to CPU[args[0]]."""
+    c0 = _children_cpu()
     t0 = time.perf_counter()
     p = subprocess.run([sys.executable, "-m", "mlplat.cli", *args], cwd=cwd, capture_output=True, text=True,
                        timeout=900, env={**env, **({"MLPLAT_ACTOR": actor} if actor else {})})
     elapsed = time.perf_counter() - t0
+    CPU.setdefault(args[0], []).append(_children_cpu() - c0)
     if p.returncode != 0:
         raise SystemExit(f"mlplat {' '.join(args)} failed:\n{p.stdout}\n{p.stderr}")
     return elapsed, p.stdout
@@ -60,6 +71,7 @@ def main() -> None:
             req = json.loads(run(root, env, "models", "promote", model, "1", "--to", "production", "--format",
                                  "json", actor="bob")[1])
             run(root, env, "approve", req["id"], actor="alice")
+        CPU.clear()
         train, ci, loads = [], [], []
         for _ in range(args.repeats):
             loads.append(os.getloadavg()[0])
@@ -69,6 +81,8 @@ def main() -> None:
     mt, mc = statistics.median(train), statistics.median(ci)
     print(f"mlplat train experiment={args.experiment}: median {mt:.2f} s; runs {', '.join(f'{v:.2f}' for v in train)}")
     print(f"mlplat ci run experiment={args.experiment}: median {mc:.2f} s; runs {', '.join(f'{v:.2f}' for v in ci)}")
+    ct, cc = statistics.median(CPU["train"][-len(train):]), statistics.median(CPU["ci"])
+    print(f"CPU seconds (median): train {ct:.2f}, ci run {cc:.2f}; ratio {cc / ct:.3f}")
     print(f"load average (1 min) during the runs: {min(loads):.2f}-{max(loads):.2f} on {os.cpu_count()} cores")
     print(f"ci run / train: {mc / mt:.3f}")
 

@@ -2,8 +2,9 @@
 
 Rendered through the shared Jinja2 layer (``mlplat.reports.html``; the HTML page extends
 base.html). Charts are PNG: embedded as data URIs in HTML; written beside a markdown report
-and linked by relative path (GitHub and GitLab strip data-URI images from comments, so the
-CI workflow uploads them with the report as an artifact).
+and named by their path (GitHub and GitLab strip data-URI images from comments and a
+relative image would show broken, so the CI workflow uploads them with the report as an
+artifact).
 """
 
 from __future__ import annotations

@@ -298,9 +298,16 @@ def ci_deploy(overrides: list[str] | None = None, *, base: str, actor: str, sour
     register each candidate whose gates pass and file its promotion request (the same operation
     as `mlplat models promote`). Nothing is registered when any experiment errored."""
     from mlplat.ops.registry import register, request_promotion
-    from mlplat.ops.runs import open_store
+    from mlplat.ops.runs import compose_plain, open_store
+    from mlplat.registry import policy as pol
 
-    store = store or open_store()
+    plain = compose_plain([])
+    policy = plain.get("registry") or {}
+    chosen = target or (plain.get("ci") or {}).get("target") or "production"
+    # refused before anything trains or registers: deploy may only file what the actor may request
+    pol.require_role(policy, actor, pol.target_policy(policy, chosen).get("requester_roles") or [],
+                     f"request a promotion to {chosen}")
+    store = store or open_store(plain["tracking"])
     result = evaluate_change(overrides, base=base, actor=actor, source=source, pr=pr, target=target, store=store,
                              stage="deploy", report=report)
     result["deployed"] = []
