@@ -8,6 +8,7 @@ sent only in its header: it is never printed, logged or written anywhere.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ MARKER = "<!-- mlplat-ci-report -->"
 # GitHub refuses comment bodies over 65,536 characters; GitLab notes allow 1,000,000
 MAX_BODY = 65000
 RETRIES = 4
-BACKOFF_S = 0.5
+BACKOFF_S = 0.5  # first retry delay, doubled each time; MLPLAT_CI_BACKOFF_S changes it (tests)
 TIMEOUT_S = 20.0
 MAX_PAGES = 20
 
@@ -114,7 +115,7 @@ def _refusal(api: Api, status: int, what: str) -> CommentError:
 
 
 def _call(client: httpx.Client, api: Api, method: str, path: str, what: str, **kw: Any) -> httpx.Response:
-    delay = BACKOFF_S
+    delay = float(os.environ.get("MLPLAT_CI_BACKOFF_S") or BACKOFF_S)
     last = ""
     for attempt in range(RETRIES + 1):
         try:

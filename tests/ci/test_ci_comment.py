@@ -20,7 +20,7 @@ def _github_env(api, tmp_path, **extra):
     event = tmp_path / "event.json"
     event.write_text(json.dumps({"pull_request": {"number": 7}}))
     return {"GITHUB_ACTIONS": "true", "GITHUB_API_URL": api.url, "GITHUB_REPOSITORY": "acme/churn",
-            "GITHUB_EVENT_PATH": str(event), "GITHUB_TOKEN": TOKEN, **extra}
+            "GITHUB_EVENT_PATH": str(event), "GITHUB_TOKEN": TOKEN, "MLPLAT_CI_BACKOFF_S": "0.01", **extra}
 
 
 def _report(tmp_path, text="## mlplat CI: report one"):

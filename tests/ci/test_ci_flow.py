@@ -17,7 +17,9 @@ import httpx
 from repo_kit import git, make_repo, run_steps, set_C
 from standin import StandIn
 
+from mlplat import ops
 from mlplat.ci.workflows import write_workflow
+from mlplat.tracking.store import Store
 
 TOKEN = "ghs_standinTOKEN"
 
@@ -57,12 +59,11 @@ def test_pull_request_to_production(tmp_path):
     git(work, "commit", "-q", "-m", "CI workflow")
     git(work, "push", "-q", "origin", "main")
     env = _env(tmp_path)
-    # production today: the weak model (C=0.01), approved by hand
-    _cli(work, env, "train", "experiment=ci_churn")
-    run_id = json.loads(_cli(work, env, "runs", "list", "--format", "json").stdout)[0]["id"]
-    _cli(work, env, "models", "register", run_id, "--name", "ci_churn")
-    req0 = json.loads(_cli(work, env, "models", "promote", "ci_churn", "1", "--to", "production", "--format", "json",
-                           actor="bob").stdout)
+    store = Store.open(env["MLPLAT_STORE_URL"], env["MLPLAT_ARTIFACTS"])
+    # production today: the weak model (C=0.01), deployed by CI and approved by hand
+    first = _cli(work, env, "ci", "deploy", "--base", "HEAD", "experiment=ci_churn", actor="mlplat-ci")
+    assert "registered ci_churn:1; promotion request" in first.stdout, first.stdout
+    (req0,) = ops.list_approvals(actor="t", source="test", status="pending", store=store)
     _cli(work, env, "approve", req0["id"], actor="alice")
 
     # the pull request: a stronger C
@@ -89,8 +90,7 @@ def test_pull_request_to_production(tmp_path):
         steps = run_steps(workflow, "deploy", work, deploy_env)
         _assert_steps(steps, 2)
         assert "registered ci_churn:2 (PR #7); promotion request" in steps[1].stdout
-        pending = json.loads(_cli(work, env, "approvals", "list", "--pending", "--format", "json").stdout)
-        (req,) = pending
+        (req,) = ops.list_approvals(actor="t", source="test", status="pending", store=store)
         assert (req["name"], req["version"], req["requester"], req["source"]) == ("ci_churn", 2, "mlplat-ci", "ci")
         ctx = req["evidence"]["context"]
         assert ctx["pr"] == 7 and ctx["pr_url"] == "https://github.example/acme/churn/pull/7"
@@ -136,12 +136,11 @@ def test_pull_request_to_production(tmp_path):
         git(work, "merge", "-q", "--no-ff", "weaker", "-m", "Merge pull request #8")
         steps = run_steps(workflow, "deploy", work, deploy_env)
         assert steps[-1].returncode == 1 and "gates FAIL" in steps[-1].stdout
-    model = json.loads(_cli(work, env, "models", "show", "ci_churn", "--format", "json").stdout)
+    model = ops.show_model("ci_churn", store=store)
     assert [v["version"] for v in model["versions"]] == [2, 1] and model["aliases"] == {"production": 2}
-    runs = json.loads(_cli(work, env, "runs", "list", "--format", "json").stdout)
-    ci_runs = [r for r in runs if r["source"] == "ci"]
-    assert len(ci_runs) == 4
-    tags = json.loads(_cli(work, env, "runs", "show", ci_runs[-1]["id"], "--format", "json").stdout)["tags"]
+    ci_runs = [r for r in ops.list_runs(store=store) if r["source"] == "ci"]
+    assert len(ci_runs) == 5  # the first deploy, then per pull request: its run and the deploy's
+    tags = ops.show_run(ci_runs[-2]["id"], store=store)["tags"]  # the first pull request's run
     assert tags["ci_pr"] == "7" and tags["ci_commit"] and tags["ci_pr_url"].endswith("/pull/7")
 
 
