@@ -20,6 +20,7 @@ import dataclasses
 import functools
 import importlib.util
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,9 +143,8 @@ def _import_problem(path: str) -> str | None:
     return None if hasattr(mod, name) else f"does not import (module {module!r} has no {name!r})"
 
 
-def _check_training(plain: dict, where: str, report: Report) -> None:
+def _check_training(plain: dict, where: str, report: Report, check_config: Callable[[dict], None]) -> None:
     from mlplat.models.build import build_estimator
-    from mlplat.ops.runs import check_config
 
     model = plain["model"]
     for key in ("classifier", "regressor"):
@@ -281,42 +281,6 @@ def _check_registry(plain: dict, report: Report) -> None:
     report.count("registry policies")
 
 
-def _check_schedule(plain: dict, report: Report) -> None:
-    from mlplat.errors import ConfigError
-    from mlplat.scheduling.jobs import job_type
-    from mlplat.scheduling.runner import _check_params
-    from mlplat.scheduling.triggers import build_trigger, parse_every
-
-    cfg = plain.get("schedule") or {}
-    where = "conf/schedule/default.yaml"
-    tz = str(cfg.get("timezone", "UTC"))
-    try:
-        import zoneinfo
-
-        zoneinfo.ZoneInfo(tz)
-    except Exception:
-        report.add(where, "timezone", f"{tz!r} is not a time zone name (e.g. UTC, Europe/Paris)", "schedule")
-        tz = "UTC"
-    try:
-        parse_every(str(cfg.get("misfire_grace", "10m")), "misfire_grace")
-    except ConfigError as exc:
-        report.add(where, "misfire_grace", str(exc), "schedule")
-    for name, spec in (cfg.get("jobs") or {}).items():
-        key = f"jobs.{name}"
-        if not isinstance(spec, dict) or "type" not in spec or "trigger" not in spec:
-            report.add(where, key, "a job needs 'type' and 'trigger' keys", "schedule")
-            continue
-        label = f"job {name!r}"
-        checks = (("type", job_type, (str(spec["type"]), label)), ("trigger", build_trigger, (spec["trigger"], tz, label)),
-                  ("params", _check_params, (dict(spec.get("params") or {}), label)))
-        for part, check, args in checks:
-            try:
-                check(*args)
-            except MlplatError as exc:
-                report.add(where, f"{key}.{part}", str(exc), "schedule")
-        report.count("scheduled jobs")
-
-
 def _key_exists(key: str, configs: list[dict]) -> bool:
     for cfg in configs:
         node: Any = cfg
@@ -393,10 +357,16 @@ def _check_targets(report: Report) -> None:
 
 
 # -- the pass --------------------------------------------------------------------------------
-def check_tree(*, data: bool = True, sample_rows: int = SAMPLE_ROWS) -> Report:
-    """Check the config tree (see the module docstring); never raises for a problem in it."""
+def check_tree(*, check_config: Callable[[dict], None], plan_sweep: Callable[[list[str]], Any],
+               extra: Sequence[tuple[str, str, Callable[[dict], list[tuple[str, str]]]]] = (), data: bool = True,
+               sample_rows: int = SAMPLE_ROWS) -> Report:
+    """Check the config tree (see the module docstring); never raises for a problem in it.
+
+    ``check_config`` and ``plan_sweep`` are the operations `mlplat train` pre-checks with
+    (mlplat.ops passes them); ``extra`` are (file, kind, checker) for groups whose rules live
+    in a front door (the schedule): a checker returns (key, problem) pairs.
+    """
     from mlplat.config.compose import compose, conf_dir, to_plain
-    from mlplat.ops.sweeps import plan_sweep
 
     report = Report()
     root = conf_dir()
@@ -419,13 +389,13 @@ def check_tree(*, data: bool = True, sample_rows: int = SAMPLE_ROWS) -> Report:
                 continue
             options.setdefault(group, []).append(plain)
             if group in TRAINING_GROUPS:
-                _check_training(plain, _rel(path), report)
+                _check_training(plain, _rel(path), report, check_config)
             if group == "dataset":
                 datasets[_rel(path)] = plain["dataset"]
     for path in sorted((root / "experiment").glob("*.yaml")):
         report.count("experiments")
         try:
-            _check_training(to_plain(compose([f"experiment={path.stem}"])), _rel(path), report)
+            _check_training(to_plain(compose([f"experiment={path.stem}"])), _rel(path), report, check_config)
         except MlplatError as exc:
             report.add(_rel(path), _key_of(exc), str(exc), "experiment")
     for path in sorted((root / "sweep").glob("*.yaml")):
@@ -435,7 +405,9 @@ def check_tree(*, data: bool = True, sample_rows: int = SAMPLE_ROWS) -> Report:
         except MlplatError as exc:
             report.add(_rel(path), _key_of(exc), str(exc), "sweep")
     _check_registry(base_plain, report)
-    _check_schedule(base_plain, report)
+    for file, kind, checker in extra:
+        for key, problem in checker(base_plain):
+            report.add(file, key, problem, kind)
     _check_bot(base_plain, options, report)
     _check_monitor(base_plain, report)
     _check_ci(base_plain, report)

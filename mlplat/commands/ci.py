@@ -66,8 +66,12 @@ def _fail(exc: Exception) -> int:
 
 def cmd_check(args) -> int:
     from mlplat import ops, output
+    from mlplat.scheduling.checks import (
+        schedule_problems,  # the scheduler is a front door: its rules live there
+    )
 
-    result = ops.check_project(data=not args.no_data)
+    result = ops.check_project(data=not args.no_data,
+                               extra=(("conf/schedule/default.yaml", "schedule", schedule_problems),))
     if args.format == "json":
         output.emit_json(result)
     else:

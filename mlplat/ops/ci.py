@@ -167,9 +167,11 @@ def _evaluate(name: str, rest: list[str], *, e_files: list[str], settings: dict,
               monitor: dict | None, plain: dict | None = None) -> dict[str, Any]:
     from mlplat.ci import affected as aff
     from mlplat.ci.settings import model_name
-    from mlplat.engine import RunContext, one_line
+    from mlplat.engine import RunContext
+    from mlplat.errors import one_line
     from mlplat.heartbeat import Heartbeat
-    from mlplat.ops.runs import check_train_overrides, run_experiment, show_run
+    from mlplat.ops.listing import show_run
+    from mlplat.ops.runs import check_train_overrides, run_experiment
     from mlplat.registry import approvals, versions
     from mlplat.registry import policy as pol
 
@@ -216,7 +218,7 @@ def _evaluate(name: str, rest: list[str], *, e_files: list[str], settings: dict,
 
 
 def _record(store, exp: dict[str, Any], context: dict, *, actor: str, source: str, stage: str) -> None:
-    from mlplat.governance import audit
+    from mlplat.tracking import audit
 
     if not exp.get("run_id"):
         return
@@ -241,7 +243,8 @@ def evaluate_change(overrides: list[str] | None = None, *, base: str | None, act
     """
     from mlplat.ci import affected as aff
     from mlplat.ci import settings as ci_settings
-    from mlplat.ops.runs import check_train_overrides, compose_plain, open_store
+    from mlplat.ops.common import compose_plain, open_store
+    from mlplat.ops.runs import check_train_overrides
 
     names, rest = _split(list(overrides or []))
     if not names and not base:
@@ -297,8 +300,8 @@ def ci_deploy(overrides: list[str] | None = None, *, base: str, actor: str, sour
     """On the main branch after a merge: evaluate the change again (trained from the merged tree),
     register each candidate whose gates pass and file its promotion request (the same operation
     as `mlplat models promote`). Nothing is registered when any experiment errored."""
+    from mlplat.ops.common import compose_plain, open_store
     from mlplat.ops.registry import register, request_promotion
-    from mlplat.ops.runs import compose_plain, open_store
     from mlplat.registry import policy as pol
 
     plain = compose_plain([])
@@ -334,11 +337,14 @@ def ci_deploy(overrides: list[str] | None = None, *, base: str, actor: str, sour
     return result
 
 
-def check_project(*, data: bool = True) -> dict[str, Any]:
-    """`mlplat check`: every problem of the config tree (see mlplat.ci.check)."""
+def check_project(*, data: bool = True, extra: tuple = ()) -> dict[str, Any]:
+    """`mlplat check`: every problem of the config tree (see mlplat.ci.check), pre-checked with
+    the operations `mlplat train` uses; ``extra``: (file, kind, checker) of front-door groups."""
     from mlplat.ci.check import check_tree
+    from mlplat.ops.runs import check_config
+    from mlplat.ops.sweeps import plan_sweep
 
-    return check_tree(data=data).to_dict()
+    return check_tree(check_config=check_config, plan_sweep=plan_sweep, extra=extra, data=data).to_dict()
 
 
 def ci_comment(body: str, *, provider: str | None = None, pr: int | None = None,

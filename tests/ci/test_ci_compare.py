@@ -10,7 +10,7 @@ from repo_kit import REPO
 from mlplat.ci import report
 from mlplat.monitoring.profile import build_profile
 from mlplat.ops import ci
-from mlplat.ops.runs import compose_plain
+from mlplat.ops.common import compose_plain
 from mlplat.tracking import artifacts as art
 
 
