@@ -1,4 +1,4 @@
-"""The CI files `mlplat init --ci github|gitlab` writes (templates under mlplat/ci/templates/).
+"""The CI files `mlplat ci workflow github|gitlab` writes (templates under mlplat/ci/templates/).
 
 Each runs `mlplat check`, `mlplat ci run` and `mlplat ci comment` on pull (merge) requests and
 `mlplat ci deploy` on the main branch, with the venv cached and the store URL and tokens taken
