@@ -69,15 +69,12 @@ def test_no_affected_experiment_is_exit_0(repo, tmp_path):
     assert "no experiment affected" in report and "README.md" in report
 
 
-def test_html_and_json_reports_and_a_failed_deploy_registers_nothing(repo, tmp_path):
+def test_html_report_and_a_failed_deploy_registers_nothing(repo, tmp_path):
     p = _ci(repo, tmp_path, "run", "experiment=demo", "--report", "ci-report.html")  # as in the README
     assert p.returncode == 0, p.stderr
     assert "no production version of demo yet; all gates pass" in p.stdout
     page = (repo / "ci-report.html").read_text()
     assert page.startswith("<!doctype html>") and "data:image/png;base64," in page and "demo" in page
-    p = _ci(repo, tmp_path, "run", "experiment=ci_churn", "--report", "out/r.json")
-    data = json.loads((repo / "out" / "r.json").read_text())
-    assert data["verdict"] == "pass" and data["experiments"][0]["gates"] and data["exit_code"] == 0
     # the data file is gone on main: the deploy errors (exit 2) and registers nothing
     (repo / "data" / "churn.csv").unlink()
     git(repo, "commit", "-q", "-am", "drop the data")

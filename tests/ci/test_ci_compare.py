@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pandas as pd
 from repo_kit import REPO
@@ -44,9 +45,12 @@ def test_changed_data_is_named_and_its_drift_summarised(tmp_path):
                                                                             "fingerprint": "aaaa"},
            "comparable": False, "differences": diffs, "metrics": [], "gates": [], "drift": drift,
            "fingerprint": "bbbb", "config_diff": ["# conf/x.yaml", "+a: 1"]}
-    text = report.render({"experiments": [exp], "verdict": "review", "target": "production", "commit": "c" * 40,
+    result = {"experiments": [exp], "verdict": "review", "target": "production", "commit": "c" * 40,
                           "base": None, "base_ref": None, "pr": {"url": None}, "changed_files": [],
-                          "unmapped_files": []}, "md")
+                          "unmapped_files": []}
+    text = report.render(result, "md")
     assert "**Not like-for-like:** dataset fingerprint aaaa -> bbbb (the data changed); seed 42 -> 7" in text
     assert "against the production reference:** warn, 1/5 features drifted (worst: tenure_months drift" in text
     assert "was `aaaa`" in text and "+a: 1" in text
+    as_json = json.loads(report.render(result, "json"))
+    assert as_json["experiments"][0]["drift"]["worst"][0]["name"] == "tenure_months"
