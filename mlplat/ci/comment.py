@@ -157,19 +157,24 @@ def body_with_marker(body: str, marker: str = MARKER) -> str:
     return text
 
 
-def upsert(body: str, *, provider: str | None, pr: int | None, env: dict[str, str],
-           marker: str = MARKER) -> dict[str, Any]:
-    """Update the comment carrying ``marker``, or create it: {action, id, url, provider, pr}."""
+def upsert(body: str, *, provider: str | None, pr: int | None, env: dict[str, str], marker: str = MARKER,
+           append: bool = False) -> dict[str, Any]:
+    """Update the comment carrying ``marker``, or create it: {action, id, url, provider, pr}.
+
+    ``append``: add ``body`` below the comment's text instead of replacing it (deploy adds the
+    promotion request it filed to the pull request's report).
+    """
     api = api_for(provider, pr, env)
-    text = body_with_marker(body, marker)
     with httpx.Client(timeout=TIMEOUT_S, follow_redirects=False) as client:
         found = _find(client, api, marker)
         if found is not None:
+            text = f"{found.get('body') or ''}\n\n{body}" if append else body
             resp = _call(client, api, api.update_method, api.update_path.format(id=found["id"]), "updating the comment",
-                         json={"body": text})
+                         json={"body": body_with_marker(text, marker)})
             action = "updated"
         else:
-            resp = _call(client, api, "POST", api.create_path, "creating the comment", json={"body": text})
+            resp = _call(client, api, "POST", api.create_path, "creating the comment",
+                         json={"body": body_with_marker(body, marker)})
             action = "created"
     data = resp.json()
     return {"action": action, "id": data.get("id"), "url": data.get("html_url") or data.get("web_url"),

@@ -40,6 +40,8 @@ def register(sub) -> None:
     p.add_argument("--base", required=True, metavar="REF", help="the commit before the merge, e.g. HEAD~1")
     p.add_argument("--target", metavar="ALIAS")
     p.add_argument("--pr", type=positive_int, metavar="NUMBER", help="default: the PR whose CI run evaluated it")
+    p.add_argument("--comment", action="store_true",
+                   help="add each filed request to its pull request's comment (the API variables of `ci comment`)")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(handler=cmd_deploy)
     p = csub.add_parser("workflow", help="write the CI file: .github/workflows/mlplat.yml or .gitlab-ci.yml")
@@ -149,9 +151,33 @@ def cmd_deploy(args) -> int:
         pr = f" (PR #{d['pr']})" if d.get("pr") else ""
         print(f"registered {d['model']}:{d['version']}{pr}; promotion request {d['request_id']} is {d['status']}"
               + (f": approve with `mlplat approve {d['request_id']}`" if d["status"] == "pending" else ""))
+    if args.comment:
+        _comment_deployed(result)
     if result["verdict"] == "error":
         print("error: an experiment could not be evaluated; nothing was registered", file=sys.stderr)
     return result["exit_code"]
+
+
+def _comment_deployed(result: dict) -> None:
+    """The requests filed, added to each pull request's comment: the report links to the request."""
+    from mlplat import ops
+    from mlplat.errors import MlplatError
+
+    by_pr: dict[int, list[str]] = {}
+    for d in result["deployed"]:
+        if d.get("pr"):
+            by_pr.setdefault(int(d["pr"]), []).append(
+                f"**Deployed** from `{result['commit'][:12]}`: `{d['model']}:{d['version']}` registered; promotion "
+                f"request `{d['request_id']}` to {result['target']} is {d['status']}"
+                + (f" (approve in Slack or with `mlplat approve {d['request_id']}`)" if d["status"] == "pending" else ""))
+    for pr, lines in by_pr.items():
+        try:
+            done = ops.ci_comment("\n\n".join(lines), pr=pr, append=True)
+        except MlplatError as exc:  # the requests stand; only the note on the pull request is missing
+            print(f"warning: the requests are filed but pull request {pr}'s comment was not updated: {exc}",
+                  file=sys.stderr)
+            continue
+        print(f"{done['action']} comment {done['id']} on pull request {pr}")
 
 
 def cmd_workflow(args) -> int:

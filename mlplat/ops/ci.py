@@ -348,12 +348,12 @@ def check_project(*, data: bool = True, extra: tuple = ()) -> dict[str, Any]:
 
 
 def ci_comment(body: str, *, provider: str | None = None, pr: int | None = None,
-                 env: dict[str, str] | None = None, marker: str | None = None) -> dict[str, Any]:
+               env: dict[str, str] | None = None, marker: str | None = None, append: bool = False) -> dict[str, Any]:
     """Create or update the one mlplat comment on the pull/merge request (see mlplat.ci.comment)."""
     from mlplat.ci import comment
 
     return comment.upsert(body, provider=provider, pr=pr, env=dict(os.environ if env is None else env),
-                          marker=marker or comment.MARKER)
+                          marker=marker or comment.MARKER, append=append)
 
 
 def write_ci_workflow(root: str | Path, kind: str, *, force: bool = False) -> Path:

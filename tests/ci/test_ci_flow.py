@@ -86,11 +86,16 @@ def test_pull_request_to_production(tmp_path):
         git(work, "checkout", "-q", "main")
         git(work, "merge", "-q", "--no-ff", "stronger", "-m", "Merge pull request #7 from acme/stronger")
         deploy_env = {**env, "GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "acme/churn", "GITHUB_REF": "refs/heads/main",
-                      "MLPLAT_ACTOR": "mlplat-ci"}
+                      "GITHUB_API_URL": api.url, "GITHUB_TOKEN": TOKEN, "MLPLAT_ACTOR": "mlplat-ci"}
         steps = run_steps(workflow, "deploy", work, deploy_env)
         _assert_steps(steps, 2)
         assert "registered ci_churn:2 (PR #7); promotion request" in steps[1].stdout
         (req,) = ops.list_approvals(actor="t", source="test", status="pending", store=store)
+        # ... and the pull request's report now names the request: they link to each other
+        assert "updated comment" in steps[1].stdout
+        (comment,) = api.all_comments()
+        assert "all gates pass" in comment["body"] and f"promotion request `{req['id']}` to production is pending" \
+            in comment["body"]
         assert (req["name"], req["version"], req["requester"], req["source"]) == ("ci_churn", 2, "mlplat-ci", "ci")
         ctx = req["evidence"]["context"]
         assert ctx["pr"] == 7 and ctx["pr_url"] == "https://github.example/acme/churn/pull/7"
