@@ -29,6 +29,11 @@ class Source(str, Enum):
     synthetic = "synthetic"
 
 
+class TargetMissing(str, Enum):
+    error = "error"
+    drop = "drop"
+
+
 class ColumnType(str, Enum):
     numeric = "numeric"
     integer = "integer"
@@ -95,6 +100,12 @@ class DatasetConfig:
     numeric: list[str] | None = None
     categorical: list[str] = field(default_factory=list)
     drop: list[str] = field(default_factory=list)
+    # rows and columns taken from the source, in this order: `filter` (a pandas query over the
+    # loaded columns, checked at composition), `select` (the columns kept; null: all), then
+    # rows whose target is missing fail the run (error) or are dropped (drop)
+    filter: str | None = None
+    select: list[str] | None = None
+    target_missing: TargetMissing = TargetMissing.error
     min_rows: int = 10
     columns: dict[str, ColumnSchema] = field(default_factory=dict)
 
@@ -134,7 +145,7 @@ class FeaturesConfig:
 @dataclass
 class ModelConfig:
     name: str = MISSING
-    # import paths of the estimator per task; must sit on the allow-list (sklearn, xgboost, mlplat)
+    # import paths of the estimator per task; the module must be in runtime.allowed_modules
     classifier: str | None = None
     regressor: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
@@ -172,6 +183,9 @@ class RuntimeConfig:
     # threads per estimator; null = cores / parallel jobs of the launcher, so that
     # n_jobs x threads never oversubscribes the machine
     threads: int | None = None
+    # modules a model's _target_ may be imported from (a project adds its own package)
+    allowed_modules: list[str] = field(default_factory=lambda: ["sklearn", "xgboost", "lightgbm", "catboost",
+                                                                "mlplat"])
 
 
 @dataclass

@@ -24,29 +24,54 @@ def compose_plain(overrides: list[str] | None = None) -> dict:
     return to_plain(compose(overrides))
 
 
-def open_store(tracking: dict | None = None, *, url: str | None = None):
+def open_store(tracking: dict | None = None, *, url: str | None = None, create: bool | None = None):
     """The store named by ``url``, else the tracking config (composed when not given).
 
     MLPLAT_STORE_URL / MLPLAT_ARTIFACTS are the defaults of tracking.url / tracking.artifacts
     in conf/tracking/local.yaml, so they apply to every command alike; an explicit
-    ``tracking.url=...`` override or ``--store`` wins over them.
+    ``tracking.url=...`` override or ``--store`` wins over them. Relative paths start at
+    the project root. A store is created only by a caller that writes runs (``create=True``:
+    training, logging a run); given only a URL or no tracking node (a read), a missing SQLite
+    file is "no store at <path>", never a new empty store.
     """
+    from mlplat.project import resolve_sqlite_url
     from mlplat.tracking.store import Store
 
+    if create is None:
+        create = tracking is not None and url is None
     if tracking is None:
         tracking = _default_tracking()
-    if url:
-        return Store.open(url, str(tracking["artifacts"]))
-    return Store.open(str(tracking["url"]), str(tracking["artifacts"]))
+    target = resolve_sqlite_url(url) if url else str(tracking["url"])
+    if not create:
+        _require_existing(target)
+    return Store.open(target, str(tracking["artifacts"]))
+
+
+def _require_existing(url: str) -> None:
+    from pathlib import Path
+
+    from mlplat.errors import StoreError
+    from mlplat.project import find_project
+
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or ":memory:" in url:
+        return
+    path = Path(url[len(prefix):].partition("?")[0])
+    if not path.is_file():
+        project = find_project()
+        where = "" if project.root is not None else f" ({project.where()})"
+        raise StoreError(f"no store at {path}: run `mlplat train` first, or pass --store{where}")
 
 
 def _default_tracking() -> dict:
     # read-only commands need only tracking.*: read it directly when that is certain to give
     # what composing would (composing the whole tree costs most of a command's 0.5 s budget)
-    from mlplat.config.compose import conf_dir
+    from mlplat.config.compose import config_dirs
+    from mlplat.project import resolve_tracking
     from mlplat.tracking.defaults import default_tracking
 
-    return default_tracking(conf_dir()) or compose_plain([])["tracking"]
+    cheap = default_tracking(config_dirs())
+    return resolve_tracking(cheap) if cheap is not None else compose_plain([])["tracking"]
 
 
 def _parse(overrides: list[str]):
@@ -59,9 +84,9 @@ def _parse(overrides: list[str]):
 
 
 def _is_group(key: str) -> bool:
-    from mlplat.config.compose import conf_dir
+    from mlplat.config.compose import is_group
 
-    return "." not in key and (conf_dir() / key.lstrip("+~")).is_dir()
+    return "." not in key and is_group(key.lstrip("+~"))
 
 
 def _expand(overrides: list[str]) -> tuple[list[list[str]], list[tuple[str, list[Any]]]]:
@@ -105,18 +130,22 @@ def check_config(plain: dict) -> None:
     dataset = plain["dataset"]
     task = str(dataset["task"])
     metrics_for(task, plain["evaluation"].get("metrics"), plain["evaluation"]["primary"])
-    build_estimator(plain["model"], task, plain["seed"], 1)
+    build_estimator(plain["model"], task, plain["seed"], 1,
+                    allowed=(plain.get("runtime") or {}).get("allowed_modules"))
     if dataset["source"] in ("csv", "parquet") and dataset.get("path"):
         from mlplat.data.sources import _local_path
 
         _local_path(dataset)  # a missing file fails here, before any job starts
+    from mlplat.data.sources import check_rows
+
+    check_rows(dataset)  # filter expression and column names, before any job starts
     if not 0 <= float(plain["evaluation"]["test_size"]) < 1:
         raise ConfigError(f"evaluation.test_size={plain['evaluation']['test_size']} must be in [0, 1)")
     if int(plain["evaluation"]["cv"]["folds"]) < 2:
         raise ConfigError(f"evaluation.cv.folds={plain['evaluation']['cv']['folds']} must be at least 2")
 
 
-def check_train_overrides(overrides: list[str], *, multirun: bool = False) -> dict:
+def check_train_overrides(overrides: list[str], *, multirun: bool = False, store: bool = True) -> dict:
     """Compose and check every value a `mlplat train` command line will run, before any job.
 
     Returns the first job's resolved config; also opens (and migrates) its store so an
@@ -146,8 +175,9 @@ def check_train_overrides(overrides: list[str], *, multirun: bool = False) -> di
                 check_config(to_plain(variant))
     assert first is not None
     for more in extra:
-        check_train_overrides(more)
-    open_store(first["tracking"])
+        check_train_overrides(more, store=store)
+    if store:  # (not for `--cfg`, which must create nothing)
+        open_store(first["tracking"])
     os.environ["MLPLAT_PRECHECKED"] = "1"  # lets the sweeper skip composing every job twice
     return first
 

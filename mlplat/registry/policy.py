@@ -28,12 +28,21 @@ def roles_of(policy: dict[str, Any], actor: str) -> set[str]:
             if "*" in (members or []) or actor in (members or [])}
 
 
+def policy_file() -> str:
+    """The file the registry policy comes from (a project's own, else the shipped one), for messages."""
+    from mlplat.config.compose import find_config
+
+    found = find_config("registry/default.yaml")
+    return str(found) if found is not None else "conf/registry/default.yaml"
+
+
 def require_role(policy: dict[str, Any], actor: str, allowed: list[str], what: str) -> None:
     """PermissionDenied naming the roles that may do ``what`` unless ``actor`` holds one."""
     if not set(allowed or []) & roles_of(policy, actor):
+        key = f"roles.{allowed[0]}" if allowed else "roles"
         raise PermissionDenied(f"{actor!r} may not {what}: it needs one of the roles "
                                f"{', '.join(allowed) if allowed else '(none configured)'}; ask someone who has it, "
-                               "or add the actor to `roles` in conf/registry")
+                               f"or add {actor!r} to {key} in {policy_file()}")
 
 
 def _metric_direction(name: str) -> bool:

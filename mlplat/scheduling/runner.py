@@ -157,7 +157,7 @@ def execute(job: str, *, manual: bool = False, overrides: list[str] | None = Non
             raise ConfigError(schedule.problems[job])
         known = ", ".join(j.name for j in schedule.jobs) or "none"
         raise ConfigError(f"unknown job {job!r}; declared jobs: {known} (conf/schedule)")
-    store = ops.open_store()
+    store = ops.open_store(create=True)  # records the job run
     slot = f"manual-{uuid.uuid4().hex[:12]}" if manual else current_slot(spec.trigger, dt.datetime.now(dt.UTC))
     row_id = _claim(store, job, slot)
     if row_id is None:
@@ -232,7 +232,7 @@ def build_scheduler(schedule: Schedule, *, blocking: bool):
 
     from mlplat import ops
 
-    store = ops.open_store()
+    store = ops.open_store(create=True)  # holds the schedule and the lock rows
     cls = _no_pass_after_shutdown(BlockingScheduler if blocking else BackgroundScheduler)
     scheduler = cls(jobstores={"default": SQLAlchemyJobStore(engine=store.writer, tablename=JOBSTORE_TABLE)},
                     job_defaults={"coalesce": True, "misfire_grace_time": schedule.misfire_grace_s,

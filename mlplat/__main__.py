@@ -1,0 +1,5 @@
+"""`python -m mlplat`: the same as the `mlplat` command."""
+
+from mlplat.cli import main
+
+main()
