@@ -25,7 +25,7 @@ def _allowed(target: str, allowed: list[str] | tuple[str, ...]) -> bool:
 def _check_target(target: str, model_name: str, allowed: list[str] | tuple[str, ...]) -> None:
     if not _allowed(target, allowed):
         raise ConfigError(
-            f"model {model_name!r}: _target_ {target!r} is outside runtime.allowed_modules "
+            f"model {model_name!r}: _target_ {target!r} is outside the allow-list runtime.allowed_modules "
             f"({', '.join(allowed)}); to allow it, add its package to runtime.allowed_modules in your "
             "conf/config.yaml"
         )
@@ -59,10 +59,12 @@ def _declared_params(cls: type) -> set[str] | None:
 
 def _lightgbm_params() -> set[str]:
     """Every parameter name and alias LightGBM itself knows (its scikit-learn wrapper passes
-    any keyword through to the booster, which only warns about unknown ones at fit time)."""
+    any keyword through to the booster, which only warns about unknown ones at fit time).
+    The table is LightGBM's C API LGBM_DumpParamAliases, as its Python package reads it."""
     from lightgbm.basic import _ConfigAliases
 
-    return {alias for aliases in _ConfigAliases.aliases.values() for alias in aliases} | set(_ConfigAliases.aliases)
+    table = _ConfigAliases._get_all_param_aliases()
+    return set(table) | {alias for aliases in table.values() for alias in aliases}
 
 
 def _import_error(target: str, exc: BaseException) -> ConfigError | None:
@@ -103,11 +105,12 @@ def build_estimator(model: Any, task: str, seed: int, threads: int | None,
     declared = _declared_params(type(estimator))
     if target.startswith("lightgbm."):
         declared = (declared or set()) | _lightgbm_params()
-    unknown = [k for k in params if declared is not None and k not in declared | known]
+    # (get_params() echoes whatever **kwargs received, so it cannot tell)
+    unknown = [k for k in params if declared is not None and k not in declared]
     if unknown:
         raise ConfigError(
             f"model {model['name']!r}: unknown parameter(s) {unknown} for {target}; "
-            f"known: {', '.join(sorted(known)[:40])}"
+            f"known: {', '.join(sorted(known & declared if declared else known)[:40])}"
         )
     validate = getattr(estimator, "_validate_params", None)
     if validate is not None and hasattr(estimator, "_parameter_constraints"):  # scikit-learn's own declared constraints, checked before any fit

@@ -196,6 +196,9 @@ def rerun(ref: str, *, actor: str | None = None, source: str = "cli", threads: i
     from mlplat.engine import RunContext
 
     stored = show_run(ref)
+    if (stored.get("config") or {}).get("logged"):
+        raise ConfigError(f"run {stored['id']} was recorded with mlplat.log_run (trained outside mlplat): there is "
+                          "no config to run again; re-run your own training code")
     ctx = RunContext(actor=actor or os_user(), source=source, overrides=[f"rerun_of={stored['id']}"],
                      invocation_id=uuid.uuid4().hex[:16], threads=threads)
     return run_experiment(stored["config"], ctx)
