@@ -34,6 +34,9 @@ def register(sub) -> None:
 
 
 def cmd_bot(args: argparse.Namespace) -> int:
+    from mlplat.extras import require
+
+    require("slack", "`mlplat bot`")
     from mlplat_bot import settings as bot_settings
     from mlplat_bot.app import create_app
 
@@ -79,6 +82,9 @@ def _serve(runtime, mode: str, tokens: dict, args: argparse.Namespace) -> None:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
+    from mlplat.extras import require
+
+    require("slack", "`mlplat chat`")
     from mlplat_bot import settings as bot_settings
     from mlplat_bot.chat import ChatSession, interactive_lines
 

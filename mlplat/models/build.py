@@ -14,7 +14,7 @@ from typing import Any
 from mlplat.errors import ConfigError
 
 DEFAULT_ALLOWED = ("sklearn", "xgboost", "lightgbm", "catboost", "mlplat")
-# the optional model stacks, and the extra that installs each
+# the optional model stacks, and the extra that installs each (mlplat/extras.py)
 EXTRAS = {"lightgbm": "lightgbm", "catboost": "catboost"}
 
 
@@ -72,7 +72,8 @@ def _import_error(target: str, exc: BaseException) -> ConfigError | None:
     root = target.split(".")[0]
     missing = getattr(exc, "name", None) or ""
     if root in EXTRAS and (missing.split(".")[0] == root or f"No module named '{root}'" in str(exc)):
-        return ConfigError(f"{target} needs the {root!r} package: pip install 'mlplat[{EXTRAS[root]}]'")
+        return ConfigError(f"model {target} needs the {EXTRAS[root]!r} extra ({root} is not installed): "
+                           f"pip install 'mlplat[{EXTRAS[root]}]'")
     return None
 
 

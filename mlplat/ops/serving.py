@@ -26,6 +26,9 @@ def _store(store):
 
 def serving_app(names: list[str], *, alias: str | None = None, store=None, serving: dict | None = None):
     """The FastAPI app for ``names`` (checked to be registered); run it with any ASGI server."""
+    from mlplat.extras import require
+
+    require("serve", "the prediction service")
     from mlplat.registry import versions
     from mlplat.serving.app import create_app
     from mlplat.serving.predlog import PredictionLog
@@ -46,6 +49,9 @@ def serving_app(names: list[str], *, alias: str | None = None, store=None, servi
 def serve(names: list[str], *, actor: str, source: str, alias: str | None = None, host: str | None = None,
           port: int | None = None, store=None, serving: dict | None = None) -> dict[str, Any]:
     """Serve ``names`` over HTTP until interrupted (blocks); the start and stop are audited."""
+    from mlplat.extras import require
+
+    require("serve", "`mlplat serve`")
     import uvicorn
 
     from mlplat.governance import audit
