@@ -62,13 +62,14 @@ def test_multirun_with_overrides_on_both_sides_of_the_flag(proj):
 
 
 def test_shell_completion_installs_and_answers(proj):
-    script = mlplat(proj, "train", "--shell-completion", "install=bash").stdout
+    script = mlplat(proj, "train", "-sc", "install=bash").stdout
     assert "complete -o nospace -o default -F hydra_bash_completion mlplat" in script
     assert "-sc query=bash" in script
     # what the installed script runs when the user presses tab after `mlplat train mod`
     answer = mlplat(proj, "-sc", "query=bash", COMP_LINE="mlplat train mod", COMP_POINT="16").stdout.split()
     assert "model=" in answer
-    options = mlplat(proj, "-sc", "query=bash", COMP_LINE="mlplat train dataset=cu", COMP_POINT="24").stdout.split()
+    options = mlplat(proj, "--shell-completion", "query=bash", COMP_LINE="mlplat train dataset=cu",
+                     COMP_POINT="24").stdout.split()
     assert "dataset=customers" in options and "dataset=breast_cancer" not in options
     shipped = mlplat(proj, "-sc", "query=bash", COMP_LINE="mlplat train model=", COMP_POINT="19").stdout.split()
     assert {"model=xgboost", "model=lightgbm", "model=logreg"} <= set(shipped)  # the shipped library's options
