@@ -131,6 +131,15 @@ def parse_args(args: list[str]):
     return ns, [*argv, *ns.overrides]
 
 
+def _note_outside_project() -> None:
+    from mlplat.project import find_project
+
+    project = find_project()
+    if project.root is None:
+        print(f"note: {project.where()}: using mlplat's shipped configs; runs go to {project.start / 'runs'} "
+              "(`mlplat init` makes a project)", file=sys.stderr)
+
+
 def _completion_line() -> None:
     """Hydra's completion script asks `mlplat -sc query=bash` with the whole command line in
     COMP_LINE: drop the `train` word so Hydra sees the overrides as it would for its own app."""
@@ -191,6 +200,7 @@ def train_main(args: list[str]) -> int:
             # nothing is created for it (no store, no sweep)
             checked = ops.check_train_overrides(list(ns.overrides), multirun=multirun, store=not ns.cfg)
             if not ns.cfg:
+                _note_outside_project()
                 ops.mark_stale(store=ops.open_store(checked["tracking"]))  # runs and sweeps of killed processes
                 if multirun:
                     ops.open_sweep(checked, invocation, command="mlplat train " + " ".join(args))

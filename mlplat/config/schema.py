@@ -1,6 +1,6 @@
 """Structured-config schemas for every config group.
 
-Registered in Hydra's ConfigStore as ``mlplat_schema`` and put first in ``conf/config.yaml``'s
+Registered in Hydra's ConfigStore as ``mlplat_schema`` and put first in ``conf/mlplat.yaml``'s
 defaults list, so every YAML file and command-line override is merged *into* a typed node:
 a typo in a key, a wrong type or an unknown enum value fails at composition, before any
 work starts, with OmegaConf naming the full key. Allowed values live in the Enums below and

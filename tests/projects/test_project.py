@@ -59,6 +59,10 @@ def test_read_commands_never_create_a_store(tmp_path):
     assert line == (f"error: no store at {tmp_path / 'proj' / 'runs' / 'mlplat.db'}: run `mlplat train` first, "
                     "or pass --store")
     assert not list(tmp_path.rglob("runs")) and not list(tmp_path.rglob("*.db"))
+    # training outside any project works with the shipped library, and says where it looked
+    trained = mlplat(outside, "train", "evaluation=fast")
+    assert f"note: no mlplat project found in {outside} or above" in trained.stderr
+    assert (outside / "runs" / "mlplat.db").is_file()
 
 
 def test_a_project_with_one_dataset_gets_every_shipped_config_and_overrides_by_file_name(tmp_path):
