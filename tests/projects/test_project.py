@@ -24,14 +24,12 @@ def test_init_then_train_and_leaderboard_from_any_subdirectory(tmp_path):
     assert "roles.ml-lead" in out  # how to add the second approver four-eyes needs
     assert {"Yes", "No"} == {line.rsplit(",", 1)[1] for line in (root / "data/example.csv").read_text().splitlines()[1:]}
 
-    mlplat(root, "train")  # right after init, on the example dataset
-    mlplat(root / "conf" / "dataset", "train", "model=xgboost", "model.params.n_estimators=20", "evaluation=fast")
+    mlplat(root / "conf" / "dataset", "train")  # right after init, on the example dataset, from a subdirectory
     assert not (root / "conf" / "dataset" / "runs").exists()  # runs/ is the root's, wherever mlplat runs
-    assert [r[1:] for r in _runs(root / "runs" / "mlplat.db")] == [("done", "logreg", "example"),
-                                                                  ("done", "xgboost", "example")]
+    assert [r[1:] for r in _runs(root / "runs" / "mlplat.db")] == [("done", "logreg", "example")]
     assert list((root / "runs" / "hydra").iterdir())
     board = json.loads(mlplat(root / "data", "leaderboard", "--format", "json").stdout)
-    assert {r["model"] for r in board["rows"]} == {"logreg", "xgboost"}
+    assert [r["model"] for r in board["rows"]] == ["logreg"]
     run = json.loads(mlplat(root / "data", "runs", "show", board["rows"][0]["id"], "--format", "json").stdout)
     assert run["config"]["tracking"]["url"] == f"sqlite:///{root / 'runs' / 'mlplat.db'}"  # recorded as it ran
     assert run["config"]["name"] == "my-project"
@@ -72,12 +70,12 @@ def test_a_project_with_one_dataset_gets_every_shipped_config_and_overrides_by_f
         "name: logreg\nclassifier: sklearn.linear_model.LogisticRegression\nparams: {C: 0.25, max_iter: 500}\n")
     info = mlplat(root, "train", "--info", "searchpath").stdout
     assert info.index(f"file://{root / 'conf'}") < info.index("pkg://mlplat_conf")
-    mlplat(root, "train", "evaluation=fast")  # the project's logreg.yaml
-    # shipped model and feature set, on a text target ("Yes"/"No" broke XGBoost before)
-    mlplat(root, "train", "model=xgboost", "model.params.n_estimators=20", "features=raw", "evaluation=fast")
+    # the project's logreg.yaml, and a shipped model on a text target ("Yes"/"No" broke XGBoost before)
+    mlplat(root, "train", "-m", "model=logreg,xgboost", "features=raw", "evaluation=fast")
     runs = json.loads(mlplat(root, "runs", "list", "--format", "json").stdout)
-    assert [r["model"] for r in runs] == ["xgboost", "logreg"] and {r["status"] for r in runs} == {"done"}
-    logreg = json.loads(mlplat(root, "runs", "show", runs[1]["id"], "--format", "json").stdout)
+    assert sorted(r["model"] for r in runs) == ["logreg", "xgboost"] and {r["status"] for r in runs} == {"done"}
+    [logreg_id] = [r["id"] for r in runs if r["model"] == "logreg"]
+    logreg = json.loads(mlplat(root, "runs", "show", logreg_id, "--format", "json").stdout)
     assert logreg["config"]["model"]["params"] == {"C": 0.25, "max_iter": 500}
     assert logreg["config"]["evaluation"]["cv"]["folds"] == 3  # evaluation=fast: shipped
 
@@ -172,3 +170,26 @@ def test_a_pyproject_table_marks_the_project_root(tmp_path):
     mlplat(root / "src" / "pkg", "train", "dataset=customers", "evaluation=fast")
     assert [r[1:] for r in _runs(root / "runs" / "mlplat.db")] == [("done", "logreg", "customers")]
     assert not (root / "src" / "pkg" / "runs").exists()
+
+
+def test_the_cheap_tracking_read_follows_the_layers(tmp_path, monkeypatch):
+    from mlplat.config.compose import compose, config_dirs, to_plain
+    from mlplat.project import resolve_tracking
+    from mlplat.tracking.defaults import default_tracking
+
+    for key in ("MLPLAT_STORE_URL", "MLPLAT_ARTIFACTS", "MLPLAT_CONF_DIR"):
+        monkeypatch.delenv(key, raising=False)
+    root = customers_project(tmp_path / "p")
+    monkeypatch.chdir(root / "data")
+    composed = to_plain(compose([]))["tracking"]
+    assert resolve_tracking(default_tracking(config_dirs())) == composed
+    assert composed["url"] == f"sqlite:///{root / 'runs' / 'mlplat.db'}"
+    (root / "conf" / "tracking").mkdir()  # a project file shadows the shipped tracking/local.yaml
+    (root / "conf" / "tracking" / "local.yaml").write_text("url: sqlite:///team/t.db\nartifacts: team/artifacts\n")
+    composed = to_plain(compose([]))["tracking"]
+    assert resolve_tracking(default_tracking(config_dirs())) == composed
+    assert composed == {"url": f"sqlite:///{root / 'team' / 't.db'}", "artifacts": str(root / "team" / "artifacts")}
+    (root / "conf" / "config.yaml").write_text(SHORT_CONFIG.replace("  - _self_", "  - override tracking: postgres\n"
+                                                                                  "  - _self_"))
+    assert default_tracking(config_dirs())["url"].startswith("postgresql")
+    assert to_plain(compose([]))["tracking"]["url"].startswith("postgresql")
