@@ -258,6 +258,7 @@ def apply_rows(df: pd.DataFrame, cfg: Any) -> pd.DataFrame:
         _check_columns(cfg, [str(c) for c in df.columns])
         keep = list(dict.fromkeys([*cfg["select"], cfg["target"], *([cfg["id_column"]] if cfg.get("id_column") else [])]))
         df = df[[c for c in keep if c in df.columns]]
-    if str(getattr(cfg.get("target_missing"), "value", cfg.get("target_missing"))) == "drop" and cfg["target"] in df.columns:
+    drop_missing = str(getattr(cfg.get("target_missing"), "value", cfg.get("target_missing"))) == "drop"
+    if drop_missing and cfg["target"] in df.columns:
         df = df[df[cfg["target"]].notna()]
-    return df.reset_index(drop=True) if (cfg.get("filter") or cfg.get("target_missing") == "drop") else df
+    return df.reset_index(drop=True) if (cfg.get("filter") or drop_missing) else df
