@@ -22,7 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from mlplat.errors import ConfigError, MlplatError
+from mlplat.errors import ConfigError, MlplatError, StoreError
 
 log = logging.getLogger("mlplat.scheduler")
 JOBSTORE_TABLE = "apscheduler_jobs"
@@ -289,24 +289,31 @@ def list_jobs(overrides: list[str] | None = None) -> list[dict]:
     from mlplat.scheduling.schema import schedule_runs
 
     schedule = load_schedule(overrides)
-    store = ops.open_store()
     nexts: dict[str, float] = {}
-    with store.read() as conn:
-        if sa.inspect(conn).has_table(JOBSTORE_TABLE):
-            for job_id, ts in conn.execute(sa.text(f"SELECT id, next_run_time FROM {JOBSTORE_TABLE}")):
-                if ts is not None:
-                    nexts[job_id] = float(ts)
-        rows = []
-        for spec in schedule.jobs:
-            last = conn.execute(sa.select(schedule_runs).where(schedule_runs.c.job == spec.name)
-                                .order_by(schedule_runs.c.started_at.desc()).limit(1)).first()
-            next_fire = nexts.get(spec.name)
-            if next_fire is None:
-                fire = spec.trigger.get_next_fire_time(None, dt.datetime.now(dt.UTC))
-                next_fire = fire.timestamp() if fire else None
-            rows.append({"job": spec.name, "type": spec.type, "trigger": spec.trigger_text, "next_run": next_fire,
-                         "last_run": last.started_at if last else None, "last_status": last.status if last else None,
-                         "last_summary": (last.error or last.summary) if last else None, "problem": None})
+    lasts: dict[str, Any] = {}
+    try:
+        store = ops.open_store()
+    except StoreError:  # no store yet (a read never creates one): nothing has run, nothing is queued
+        store = None
+    if store is not None:
+        with store.read() as conn:
+            if sa.inspect(conn).has_table(JOBSTORE_TABLE):
+                for job_id, ts in conn.execute(sa.text(f"SELECT id, next_run_time FROM {JOBSTORE_TABLE}")):
+                    if ts is not None:
+                        nexts[job_id] = float(ts)
+            for spec in schedule.jobs:
+                lasts[spec.name] = conn.execute(sa.select(schedule_runs).where(schedule_runs.c.job == spec.name)
+                                                .order_by(schedule_runs.c.started_at.desc()).limit(1)).first()
+    rows = []
+    for spec in schedule.jobs:
+        last = lasts.get(spec.name)
+        next_fire = nexts.get(spec.name)
+        if next_fire is None:
+            fire = spec.trigger.get_next_fire_time(None, dt.datetime.now(dt.UTC))
+            next_fire = fire.timestamp() if fire else None
+        rows.append({"job": spec.name, "type": spec.type, "trigger": spec.trigger_text, "next_run": next_fire,
+                     "last_run": last.started_at if last else None, "last_status": last.status if last else None,
+                     "last_summary": (last.error or last.summary) if last else None, "problem": None})
     rows += [{"job": n, "type": None, "trigger": None, "next_run": None, "last_run": None, "last_status": "invalid",
               "last_summary": None, "problem": p} for n, p in schedule.problems.items()]
     return rows
