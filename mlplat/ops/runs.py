@@ -50,7 +50,7 @@ def open_store(tracking: dict | None = None, *, url: str | None = None, create: 
 def _require_existing(url: str) -> None:
     from pathlib import Path
 
-    from mlplat.errors import StoreError
+    from mlplat.errors import NoStore
     from mlplat.project import find_project
 
     prefix = "sqlite:///"
@@ -60,7 +60,7 @@ def _require_existing(url: str) -> None:
     if not path.is_file():
         project = find_project()
         where = "" if project.root is not None else f" ({project.where()})"
-        raise StoreError(f"no store at {path}: run `mlplat train` first, or pass --store{where}")
+        raise NoStore(f"no store at {path}: run `mlplat train` first, or pass --store{where}")
 
 
 def _default_tracking() -> dict:

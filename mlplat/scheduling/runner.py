@@ -22,7 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from mlplat.errors import ConfigError, MlplatError, StoreError
+from mlplat.errors import ConfigError, MlplatError, NoStore
 
 log = logging.getLogger("mlplat.scheduler")
 JOBSTORE_TABLE = "apscheduler_jobs"
@@ -61,7 +61,10 @@ def _check_job(name: str, spec: dict, cfg: dict) -> JobSpec:
     if models:
         from mlplat import ops
 
-        known = {m["name"] for m in ops.list_models()}
+        try:
+            known = {m["name"] for m in ops.list_models()}
+        except NoStore:  # no store yet: nothing is registered
+            known = set()
         unknown = [m for m in models if m not in known]
         if unknown:
             raise ConfigError(f"{where}: unknown model(s) {unknown}; registered: {', '.join(sorted(known)) or 'none'}")
@@ -293,7 +296,7 @@ def list_jobs(overrides: list[str] | None = None) -> list[dict]:
     lasts: dict[str, Any] = {}
     try:
         store = ops.open_store()
-    except StoreError:  # no store yet (a read never creates one): nothing has run, nothing is queued
+    except NoStore:  # no store yet (a read never creates one): nothing has run, nothing is queued
         store = None
     if store is not None:
         with store.read() as conn:
