@@ -28,7 +28,7 @@ SOURCE = "api"
 
 
 def _actor() -> str:
-    from mlplat.ops.registry import actor_from_env
+    from mlplat.ops.common import actor_from_env
 
     return actor_from_env()
 

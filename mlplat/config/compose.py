@@ -101,7 +101,7 @@ def is_group(name: str) -> bool:
     return any((d / name).is_dir() for d in config_dirs())
 
 
-def _group_dirs(group: str) -> str:
+def group_dirs(group: str) -> str:
     return ", ".join(str(d / group) for d in config_dirs() if (d / group).is_dir()) or str(conf_dir() / group)
 
 
@@ -117,7 +117,7 @@ def translate(exc: BaseException) -> ConfigError:
             group, option = m.groups()
             options = group_options(group)
             return ConfigError(f"unknown option {option!r} for config group {group!r}: choose one of "
-                               f"{', '.join(options)} (files in {_group_dirs(group)})")
+                               f"{', '.join(options)} (files in {group_dirs(group)})")
         m = re.search(r"Could not find '([^']+)'", text)
         if m:
             return ConfigError(f"config {m.group(1)!r} not found in {', '.join(map(str, config_dirs()))}: "

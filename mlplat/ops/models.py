@@ -13,16 +13,28 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mlplat.errors import ConfigError, MlplatError
+import numpy as np
+import pandas as pd
+from sklearn.base import is_classifier, is_regressor
+
+from mlplat import engine, provenance
+from mlplat.config.compose import find_config
+from mlplat.data import fingerprint as fp
+from mlplat.data import validation
+from mlplat.errors import ConfigError, MlplatError, one_line
+from mlplat.evaluation.metrics import DEFAULT_PRIMARY, get_metric, metrics_for, score
+from mlplat.ops.common import compose_plain, open_store
+from mlplat.registry import versions
+from mlplat.serving import signature as sig
+from mlplat.serving.holder import load_version
+from mlplat.tracking import artifacts as art
+from mlplat.tracking import runs as runs_store
+from mlplat.tracking.artifacts import load_pickle_verified
 
 
 def load_model(ref: str, *, store=None) -> Any:
     """The fitted pipeline of ``name``, ``name:version`` or ``name@alias``, its sha256 checked
     against the registry before it is unpickled."""
-    from mlplat.ops.runs import open_store
-    from mlplat.registry import versions
-    from mlplat.tracking.artifacts import load_pickle_verified
-
     store = store or open_store()
     with store.read() as conn:
         row = versions.resolve(conn, versions.parse_ref(ref))
@@ -33,13 +45,6 @@ def predict_frame(ref: str, frame: Any, *, store=None) -> Any:
     """Predictions for a DataFrame from a registered version, checked against its signature as
     the service checks a request: a ``prediction`` column (original labels) and, for a
     classifier, one ``proba.<class>`` column per class."""
-    import pandas as pd
-
-    from mlplat.ops.runs import open_store
-    from mlplat.registry import versions
-    from mlplat.serving import signature as sig
-    from mlplat.serving.holder import load_version
-
     if not isinstance(frame, pd.DataFrame):
         raise ConfigError(f"predict needs a pandas DataFrame of feature columns, got {type(frame).__name__}")
     store = store or open_store()
@@ -59,8 +64,6 @@ def predict_frame(ref: str, frame: Any, *, store=None) -> Any:
 
 
 def _task_of(model: Any, task: str | None) -> str:
-    from sklearn.base import is_classifier, is_regressor
-
     if task is not None:
         if task not in ("classification", "regression"):
             raise ConfigError(f"task={task!r}: expected classification or regression")
@@ -74,8 +77,6 @@ def _task_of(model: Any, task: str | None) -> str:
 
 
 def _frame(X: Any, what: str):
-    import pandas as pd
-
     if X is None:
         return None
     if not isinstance(X, pd.DataFrame):
@@ -86,12 +87,8 @@ def _frame(X: Any, what: str):
 
 def _declared_dataset(name: str) -> dict | None:
     """The dataset config ``name`` (conf/dataset/<name>.yaml), resolved, if the project declares one."""
-    from mlplat.config.compose import find_config
-
     if find_config(f"dataset/{name}.yaml") is None:
         return None
-    from mlplat.ops.runs import compose_plain
-
     return compose_plain([f"dataset={name}"])["dataset"]
 
 
@@ -109,17 +106,6 @@ def log_run(model: Any, *, X=None, y=None, X_test=None, y_test=None, params: dic
     validated against its schema (a promotion gate needs that); otherwise the run records
     that it was not validated.
     """
-    import numpy as np
-    import pandas as pd
-
-    from mlplat import engine, provenance
-    from mlplat.data import fingerprint as fp
-    from mlplat.data import validation
-    from mlplat.evaluation.metrics import DEFAULT_PRIMARY, get_metric, metrics_for, score
-    from mlplat.ops.runs import compose_plain, open_store
-    from mlplat.tracking import artifacts as art
-    from mlplat.tracking import runs as runs_store
-
     t_start = time.perf_counter()
     if not hasattr(model, "predict"):
         raise ConfigError(f"log_run needs a fitted model with predict(), got {type(model).__name__}")
@@ -213,7 +199,7 @@ def log_run(model: Any, *, X=None, y=None, X_test=None, y_test=None, params: dic
             validation_passed=validated,
         ), actor=actor, source=source)
     except BaseException as exc:
-        runs_store.fail_run(store, run_id, engine.one_line(exc), actor=actor, source=source,
+        runs_store.fail_run(store, run_id, one_line(exc), actor=actor, source=source,
                             dataset_fingerprint=fingerprint, validation_passed=validated)
         raise
     return runs_store.get_run(store, run_id)
