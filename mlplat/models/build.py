@@ -12,10 +12,11 @@ import inspect
 from typing import Any
 
 from mlplat.errors import ConfigError
+from mlplat.extras import EXTRAS as EXTRA_MODULES
 
 DEFAULT_ALLOWED = ("sklearn", "xgboost", "lightgbm", "catboost", "mlplat")
-# the optional model stacks, and the extra that installs each (mlplat/extras.py)
-EXTRAS = {"lightgbm": "lightgbm", "catboost": "catboost"}
+# top-level module -> the pip extra that installs it (declared once, in mlplat/extras.py)
+EXTRAS = {module: extra for extra, modules in EXTRA_MODULES.items() for module in modules if "." not in module}
 
 
 def _allowed(target: str, allowed: list[str] | tuple[str, ...]) -> bool:
