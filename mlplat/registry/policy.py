@@ -29,11 +29,18 @@ def roles_of(policy: dict[str, Any], actor: str) -> set[str]:
 
 
 def policy_file() -> str:
-    """The file the registry policy comes from (a project's own, else the shipped one), for messages."""
+    """The file to edit for the registry policy, for messages: the project's own
+    conf/registry/default.yaml; when the policy in use is the shipped one (inside the
+    installed package), the project file that would replace it."""
     from mlplat.config.compose import find_config
+    from mlplat.project import find_project, shipped_conf
 
     found = find_config("registry/default.yaml")
-    return str(found) if found is not None else "conf/registry/default.yaml"
+    project = find_project()
+    own = project.base / "conf" / "registry" / "default.yaml"
+    if found is None or (found.is_relative_to(shipped_conf()) and own != found):
+        return f"{own} (a project policy replacing the shipped one; `mlplat init` writes one)"
+    return str(found)
 
 
 def require_role(policy: dict[str, Any], actor: str, allowed: list[str], what: str) -> None:
