@@ -2,4 +2,7 @@
 
 from mlplat.cli import main
 
-main()
+# guarded: process pools that start workers by "spawn" (joblib's loky, multiprocessing)
+# import the parent's main module again, as __mp_main__, and must not re-run the command
+if __name__ == "__main__":
+    main()
