@@ -152,8 +152,17 @@ def _run_row(r: RunStart, *, status: str, started_at: float) -> dict:
     )
 
 
+def param_number(value: Any) -> float | None:
+    """A param's value as a number when it is one (ints and floats, not booleans), for sorting."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
 def _param_rows(r: RunStart) -> list[dict]:
-    return [{"run_id": r.id, "key": k, "value": json.dumps(v, default=str)} for k, v in r.params.items()]
+    return [{"run_id": r.id, "key": k, "value": json.dumps(v, default=str), "value_num": param_number(v)}
+            for k, v in r.params.items()]
 
 
 def _tag_rows(r: RunStart) -> list[dict]:
