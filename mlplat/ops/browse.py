@@ -123,7 +123,11 @@ def run_columns(*, store) -> dict[str, list[str]]:
 
 
 def compare_runs(run_ids: list[str], *, store) -> dict[str, Any]:
-    """2 to 500 runs side by side: params (and which differ), metrics with fold values, tags."""
+    """2 to 500 runs side by side: params (and which differ), metrics with fold values, tags.
+
+    Every per-run list (``params[key]``, ``tags[key]``, ``metrics[name]["cv"|"std"|"holdout"|"folds"]``)
+    is aligned with ``ids``: item i belongs to run ``ids[i]`` (None where the run has no value).
+    """
     from mlplat.tracking import queries
 
     ids = list(dict.fromkeys(i.strip() for i in run_ids if i.strip()))
@@ -135,24 +139,40 @@ def compare_runs(run_ids: list[str], *, store) -> dict[str, Any]:
         raise NotFound(f"run {missing[0]!r} not found{f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''}"
                        "; see the runs table")
     runs = [found[i] for i in ids]
-    params: dict[str, dict[str, Any]] = {}
-    for p in _rows(partial(queries.params_of, run_ids=ids), store):
-        params.setdefault(p["key"], {})[p["run_id"]] = _json_value(p["value"])
-    tags: dict[str, dict[str, Any]] = {}
-    for t in _rows(partial(queries.tags_of, run_ids=ids), store):
-        tags.setdefault(t["key"], {})[t["run_id"]] = t["value"]
-    metrics: dict[str, dict[str, dict[str, Any]]] = {}
-    for m in _rows(partial(queries.metrics_of, run_ids=ids), store):
-        cell = metrics.setdefault(m["name"], {}).setdefault(m["run_id"], {})
-        cell[m["stage"]] = _clean(m["value"])
-        if m["stage"] == "cv":
-            cell["std"] = _clean(m["std"])
-    for f in _rows(partial(queries.fold_metrics_of, run_ids=ids), store):
-        cell = metrics.setdefault(f["name"], {}).setdefault(f["run_id"], {})
-        cell.setdefault("folds", []).append(_clean(f["value"]))
+    at = {run_id: i for i, run_id in enumerate(ids)}
+    n = len(ids)
 
-    def differs(values: dict[str, Any]) -> bool:
-        return len({json.dumps(values.get(i), default=str, sort_keys=True) for i in ids}) > 1
+    def column() -> list[Any]:
+        return [None] * n
+
+    params: dict[str, list[Any]] = {}
+    for p in _rows(partial(queries.params_of, run_ids=ids), store):
+        params.setdefault(p["key"], column())[at[p["run_id"]]] = _json_value(p["value"])
+    tags: dict[str, list[Any]] = {}
+    for t in _rows(partial(queries.tags_of, run_ids=ids), store):
+        tags.setdefault(t["key"], column())[at[t["run_id"]]] = t["value"]
+    metrics: dict[str, dict[str, list[Any]]] = {}
+
+    def metric(name: str) -> dict[str, list[Any]]:
+        if name not in metrics:
+            metrics[name] = {"cv": column(), "std": column(), "holdout": column(), "folds": column()}
+        return metrics[name]
+
+    for m in _rows(partial(queries.metrics_of, run_ids=ids), store):
+        cell = metric(m["name"])
+        cell["cv" if m["stage"] == "cv" else "holdout"][at[m["run_id"]]] = _clean(m["value"])
+        if m["stage"] == "cv":
+            cell["std"][at[m["run_id"]]] = _clean(m["std"])
+    for f in _rows(partial(queries.fold_metrics_of, run_ids=ids), store):
+        folds = metric(f["name"])["folds"]
+        i = at[f["run_id"]]
+        folds[i] = (folds[i] or []) + [_clean(f["value"])]
+
+    def differs(values: list[Any]) -> bool:
+        # (type, value): 1, 1.0 and True are different settings
+        seen = {(type(v).__name__, v if isinstance(v, str | int | float | bool) or v is None
+                 else json.dumps(v, default=str, sort_keys=True)) for v in values}
+        return len(seen) > 1
 
     for r in runs:
         r["primary_value"] = _clean(r["primary_value"])

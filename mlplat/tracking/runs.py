@@ -400,7 +400,11 @@ def query_rows(store: Store, query: queries.Query) -> list[dict]:
     """The rows of ``query(dialect)`` (SQL text from tracking.queries) through the Store."""
     sql, params = query(store.dialect)
     with store.read() as conn:
-        return [dict(r._mapping) for r in conn.exec_driver_sql(sql, params)]
+        result = conn.exec_driver_sql(sql, params)
+        names = list(result.keys())
+        # zip over plain tuples: building a Row mapping per row costs ~3x as much (a 500-run
+        # comparison reads 6,500 rows)
+        return [dict(zip(names, row, strict=True)) for row in result]
 
 
 def list_runs(store: Store, *, filters: dict[str, Any] | None = None, since: float | None = None,

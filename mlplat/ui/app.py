@@ -77,7 +77,10 @@ def clean(obj: Any) -> Any:
 
 
 def to_json(obj: Any) -> str:
-    return json.dumps(clean(obj), separators=(",", ":"))
+    try:  # what ops returns is JSON-safe already; walking it first would double the cost
+        return json.dumps(obj, separators=(",", ":"), allow_nan=False, default=str)
+    except ValueError:  # a NaN or infinity somewhere: null it
+        return json.dumps(clean(obj), separators=(",", ":"), default=str)
 
 
 def js_data(obj: Any) -> Markup:

@@ -145,22 +145,70 @@ function runsPage() {
   update();
 }
 
+function cell(tag, text, cls) {
+  const td = document.createElement(tag);
+  td.textContent = text === null || text === undefined ? "" : (typeof text === "number" ? fmt(text) : String(text));
+  if (cls) td.className = cls;
+  return td;
+}
+
+function compareTables(d) {
+  const short = d.ids.map(id => id.slice(0, 8));
+  for (const id of ["params", "metrics"]) {
+    const head = document.querySelector(`#${id} thead`), tr = document.createElement("tr");
+    tr.appendChild(cell("th", id === "params" ? "param" : "metric"));
+    short.forEach((s, i) => { const th = cell("th", "", "mono"); const a = document.createElement("a"); a.href = `/runs/${d.ids[i]}`; a.textContent = s; th.appendChild(a); tr.appendChild(th); });
+    head.appendChild(tr);
+  }
+  const body = document.querySelector("#params tbody"), frag = document.createDocumentFragment();
+  const row = (label, values, differs, key) => {
+    const tr = document.createElement("tr");
+    tr.className = differs ? "diff" : "same";
+    if (key) tr.dataset.key = key;
+    tr.appendChild(cell("th", label));
+    values.forEach(v => tr.appendChild(cell("td", typeof v === "object" && v !== null ? JSON.stringify(v) : v, "num")));
+    frag.appendChild(tr);
+  };
+  for (const key of ["dataset", "model", "experiment"]) {
+    const values = d.runs.map(r => r[key]);
+    row(key, values, new Set(values).size > 1);
+  }
+  const diffP = new Set(d.differing_params), diffT = new Set(d.differing_tags);
+  for (const [k, values] of Object.entries(d.params)) row(k, values, diffP.has(k), k);
+  for (const [k, values] of Object.entries(d.tags)) row(`tag ${k}`, values, diffT.has(k));
+  body.appendChild(frag);
+  const mbody = document.querySelector("#metrics tbody"), mfrag = document.createDocumentFragment();
+  for (const [name, m] of Object.entries(d.metrics)) {
+    const cv = document.createElement("tr"), ho = document.createElement("tr");
+    cv.appendChild(cell("th", `${name} (cv)`));
+    ho.appendChild(cell("th", `${name} (holdout)`));
+    d.ids.forEach((_, i) => {
+      cv.appendChild(cell("td", num(m.cv[i]) ? fmt(m.cv[i]) + (num(m.std[i]) ? ` ± ${m.std[i].toPrecision(3)}` : "") : "", "num"));
+      ho.appendChild(cell("td", m.holdout[i], "num"));
+    });
+    mfrag.appendChild(cv);
+    mfrag.appendChild(ho);
+  }
+  mbody.appendChild(mfrag);
+}
+
 function comparePage() {
   const d = dataOf("compare-data");
   if (!d) return;
+  compareTables(d);
   const only = document.getElementById("only-diff");
   only.addEventListener("change", () => document.body.classList.toggle("only-diff", only.checked));
   const metricSel = document.getElementById("metric"), xSel = document.getElementById("xparam");
   const draw = () => {
-    const m = metricSel.value, cells = d.metrics[m] || {};
-    errorbars(document.getElementById("errorbars"), d.ids.map(id => ({id, mean: (cells[id] || {}).cv, std: (cells[id] || {}).std, folds: (cells[id] || {}).folds})));
+    const m = metricSel.value, cells = d.metrics[m] || {cv: [], std: [], folds: []};
+    errorbars(document.getElementById("errorbars"), d.ids.map((id, i) => ({id, mean: cells.cv[i], std: cells.std[i], folds: cells.folds[i]})));
     const keys = d.differing_params.length ? d.differing_params : Object.keys(d.params);
-    const metricValues = d.ids.map(id => (cells[id] || {}).cv ?? null);
-    const dims = keys.slice(0, 12).map(k => ({name: k, values: d.ids.map(id => d.params[k][id] ?? null)}));
+    const metricValues = d.ids.map((_, i) => cells.cv[i] ?? null);
+    const dims = keys.slice(0, 12).map(k => ({name: k, values: d.params[k]}));
     dims.push({name: m, values: metricValues});
     parallel(document.getElementById("parallel"), dims, metricValues);
     const xk = xSel.value;
-    if (xk) scatter(document.getElementById("scatter"), d.ids.map(id => (d.params[xk] || {})[id] ?? null), metricValues, xk, m);
+    if (xk) scatter(document.getElementById("scatter"), d.params[xk] || [], metricValues, xk, m);
   };
   metricSel.addEventListener("change", draw);
   xSel.addEventListener("change", draw);
