@@ -71,14 +71,16 @@ def _attach(rows: list[dict], columns: list[dict[str, str]], store) -> None:
     if not ids or not columns:
         return
     by_id = {r["id"]: r for r in rows}
-    params = [c["key"] for c in columns if c["kind"] == "param"]
-    tags = [c["key"] for c in columns if c["kind"] == "tag"]
+    params = {c["key"] for c in columns if c["kind"] == "param"}
+    tags = {c["key"] for c in columns if c["kind"] == "tag"}
     if params:
-        for p in _rows(partial(queries.params_of, run_ids=ids, keys=params), store):
-            by_id[p["run_id"]]["cells"][f"param.{p['key']}"] = _json_value(p["value"])
+        for p in _rows(partial(queries.params_of, run_ids=ids), store):
+            if p["key"] in params:
+                by_id[p["run_id"]]["cells"][f"param.{p['key']}"] = _json_value(p["value"])
     if tags:
-        for t in _rows(partial(queries.tags_of, run_ids=ids, keys=tags), store):
-            by_id[t["run_id"]]["cells"][f"tag.{t['key']}"] = t["value"]
+        for t in _rows(partial(queries.tags_of, run_ids=ids), store):
+            if t["key"] in tags:
+                by_id[t["run_id"]]["cells"][f"tag.{t['key']}"] = t["value"]
     if any(c["kind"] in ("metric", "holdout") for c in columns):
         for m in _rows(partial(queries.metrics_of, run_ids=ids), store):
             prefix = "metric" if m["stage"] == "cv" else "holdout"

@@ -204,25 +204,25 @@ def runs_by_id(dialect: str, *, run_ids: list[str]) -> tuple[str, tuple]:
             f"WHERE r.id IN ({_placeholders(p, len(run_ids))})"), tuple(run_ids)
 
 
-def params_of(dialect: str, *, run_ids: list[str], keys: list[str] | None = None) -> tuple[str, tuple]:
-    """(run_id, key, value) of those runs' params (only ``keys`` when given)."""
+def params_of(dialect: str, *, run_ids: list[str]) -> tuple[str, tuple]:
+    """(run_id, key, value) of those runs' params.
+
+    No key condition: with ``key IN (...)`` SQLite walks the (key, value_num, ...) index over
+    every run that has the key (70-120 ms at 100,000 runs) instead of the primary key for
+    these runs (under 1 ms); the caller keeps the keys it wants.
+    """
     _check_ids(run_ids)
     p = PLACEHOLDER[dialect]
-    sql = f"SELECT run_id, key, value FROM run_params WHERE run_id IN ({_placeholders(p, len(run_ids))})"
-    if keys is not None:
-        sql += f" AND key IN ({_placeholders(p, max(len(keys), 1))})"
-        return sql, (*run_ids, *(keys or [""]))
-    return sql, tuple(run_ids)
+    return (f"SELECT run_id, key, value FROM run_params WHERE run_id IN ({_placeholders(p, len(run_ids))})",
+            tuple(run_ids))
 
 
-def tags_of(dialect: str, *, run_ids: list[str], keys: list[str] | None = None) -> tuple[str, tuple]:
+def tags_of(dialect: str, *, run_ids: list[str]) -> tuple[str, tuple]:
+    """(run_id, key, value) of those runs' tags (no key condition, as params_of says)."""
     _check_ids(run_ids)
     p = PLACEHOLDER[dialect]
-    sql = f"SELECT run_id, key, value FROM run_tags WHERE run_id IN ({_placeholders(p, len(run_ids))})"
-    if keys is not None:
-        sql += f" AND key IN ({_placeholders(p, max(len(keys), 1))})"
-        return sql, (*run_ids, *(keys or [""]))
-    return sql, tuple(run_ids)
+    return (f"SELECT run_id, key, value FROM run_tags WHERE run_id IN ({_placeholders(p, len(run_ids))})",
+            tuple(run_ids))
 
 
 def metrics_of(dialect: str, *, run_ids: list[str]) -> tuple[str, tuple]:
