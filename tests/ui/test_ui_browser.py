@@ -200,3 +200,22 @@ def test_without_the_header_no_button_exists_and_a_forged_post_is_refused(browse
     w.open(ui_auth.url + "/models/churn")
     assert w.page.locator("#aliases tr[data-alias='production'] .alias-version").inner_text() == "1"
     ctx.close()
+
+
+def test_the_screenshot_script_writes_every_page(browser, store_url, seeded, tmp_path):
+    import subprocess
+    import sys
+
+    from kit import REPO
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLPLAT_", "HYDRA_"))}
+    env.update(MLPLAT_ARTIFACTS=seeded["artifacts"], PYTHONPATH=str(REPO))
+    p = subprocess.run([sys.executable, str(REPO / "scripts" / "ui_screenshots.py"), "--store", store_url,
+                        "--out", str(tmp_path / "shots"), "--user", "alice", "--colors", "64"], env=env, cwd=tmp_path,
+                       capture_output=True, text=True, timeout=180)
+    assert p.returncode == 0, p.stderr
+    names = {Path(line).stem for line in p.stdout.split()}
+    assert names == {"runs", "run", "compare", "sweeps", "sweep", "models", "model", "monitoring", "audit"}
+    for name in names:
+        png = (tmp_path / "shots" / f"{name}.png").read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5_000
