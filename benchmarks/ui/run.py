@@ -178,7 +178,7 @@ def mlflow_side(args, workdir: Path, mlplat_base: str) -> None:
         compare_ids = by_job[:100]
         mlplat_ids = list(info["run_ids"])[:100]
         flt = "tags.dataset = 'wage' and tags.model = 'xgboost'"
-        mlflow_runs = (f"{base}/#/experiments/{exp}?searchFilter={urllib.parse.quote(flt)}"
+        mlflow_runs = (f"{base}/#/experiments/{exp}/runs?searchFilter={urllib.parse.quote(flt)}"
                        f"&orderByKey={urllib.parse.quote('metrics.`roc_auc`')}&orderByAsc=false")
         mlflow_compare = (f"{base}/#/compare-runs?runs={urllib.parse.quote(json.dumps(compare_ids))}"
                           f"&experiments={urllib.parse.quote(json.dumps([exp]))}")
@@ -187,7 +187,7 @@ def mlflow_side(args, workdir: Path, mlplat_base: str) -> None:
         shown = browser_times({
             "mlflow runs": (mlflow_runs, f"text={best}"),
             "mlplat runs": (ours_runs, f"#runs a:has-text('{best[:12]}')"),
-            "mlflow compare": (mlflow_compare, "text=max_depth"),
+            "mlflow compare": (mlflow_compare, "text=Show diff only"),  # its params table
             "mlplat compare": (ours_compare, "#params th:has-text('max_depth')"),
         }, args.repeat)
         with httpx.Client(timeout=120) as c:
