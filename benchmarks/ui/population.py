@@ -12,13 +12,20 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "store_scale"))
 
-from run import open_populated, synthetic_runs  # noqa: E402  (benchmarks/store_scale/run.py)
+from run import fresh_pg_database, open_populated, synthetic_runs  # noqa: E402  (benchmarks/store_scale/run.py)
 
 
 def sqlite_store(workdir: Path, n: int):
     """(store, url, write rate or None when populated earlier) holding ``n`` store_scale runs."""
     workdir.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{workdir}/ui_{n}.db"
+    store, rate = open_populated(url, synthetic_runs(n), str(workdir / "artifacts"))
+    return store, url, rate
+
+
+def pg_store(workdir: Path, n: int):
+    """The same on PostgreSQL at 127.0.0.1:5432 (database mlplat_ui_bench_<n>)."""
+    url = fresh_pg_database(f"mlplat_ui_bench_{n}")
     store, rate = open_populated(url, synthetic_runs(n), str(workdir / "artifacts"))
     return store, url, rate
 

@@ -39,7 +39,7 @@ import httpx
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from population import sqlite_store  # noqa: E402
+from population import pg_store, sqlite_store  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
@@ -115,6 +115,15 @@ def mlplat_pages(base: str, repeat: int) -> dict[str, tuple[float, float, int]]:
             "a sweep's page, 2,000 trials (info)": "/sweeps/sweep07",
         }
         return {name: server_ms(c, path, repeat) for name, path in pages.items()}
+
+
+def report_pages(label: str, base: str, repeat: int) -> None:
+    print(f"\n{label}: server time (Server-Timing), median of {repeat} after a warm-up:")
+    for name, (server, wall, size) in mlplat_pages(base, repeat).items():
+        target = TARGETS.get(name)
+        verdict = "" if target is None else "ok" if server <= target else f"OVER {target} ms"
+        print(f"  {name:<40} {server:7.1f} ms server, {wall:7.1f} ms client, {size / 1024:6.0f} KiB  "
+              f"{verdict:<12} (load average {load()})")
 
 
 def browser_times(urls: dict[str, tuple[str, str]], repeat: int) -> dict[str, float]:
@@ -230,6 +239,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "mlplat_ui_bench"))
+    ap.add_argument("--pg", action="store_true", help="also time the pages on PostgreSQL at 127.0.0.1:5432")
     ap.add_argument("--mlflow", action="store_true", help="compare with `mlflow ui` (installed in its own venv)")
     ap.add_argument("--mlflow-python", help="python of an existing venv with mlflow (instead of creating one)")
     ap.add_argument("--mlflow-version", default="3.17.2")
@@ -241,12 +251,17 @@ def main() -> None:
     print(f"SQLite store, {args.runs:,} runs" + (f" (written at {rate:,.0f} runs/s)" if rate else " (populated earlier)"))
     proc, base = start_mlplat_ui(url, str(workdir / "artifacts"))
     try:
-        print(f"\nserver time (Server-Timing), median of {args.repeat} after a warm-up:")
-        for name, (server, wall, size) in mlplat_pages(base, args.repeat).items():
-            target = TARGETS.get(name)
-            verdict = "" if target is None else "ok" if server <= target else f"OVER {target} ms"
-            print(f"  {name:<40} {server:7.1f} ms server, {wall:7.1f} ms client, {size / 1024:6.0f} KiB  "
-                  f"{verdict:<12} (load average {load()})")
+        report_pages("SQLite", base, args.repeat)
+        if args.pg:
+            _pg, pg_url, pg_rate = pg_store(workdir, args.runs)
+            print(f"\nPostgreSQL store, {args.runs:,} runs"
+                  + (f" (written at {pg_rate:,.0f} runs/s)" if pg_rate else " (populated earlier)"))
+            pg_proc, pg_base = start_mlplat_ui(pg_url, str(workdir / "artifacts"))
+            try:
+                report_pages("PostgreSQL", pg_base, args.repeat)
+            finally:
+                pg_proc.terminate()
+                pg_proc.wait(30)
         with httpx.Client(base_url=base, timeout=60) as c:
             ids = [r["id"] for r in c.get("/api/v1/runs", params={"page_size": 500}).json()["rows"]]
         shown = browser_times({
