@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlplat.errors import ConfigError, MlplatError, TargetError
+from mlplat.errors import ConfigError, MlplatError, TargetError, one_line
 
 log = logging.getLogger("mlplat.engine")
 
@@ -237,16 +237,6 @@ def _extra_artifacts(run_dir: Path, X_train: pd.DataFrame, X_unseen: pd.DataFram
         log.warning("reference profile not computed: %s", one_line(exc))
         return []
     return [art.write_json(run_dir, "profile.json", profile, compact=True)]
-
-
-def one_line(exc: BaseException) -> str:
-    """The user-facing line for an exception (our own messages are already one line)."""
-    if isinstance(exc, MlplatError):
-        return str(exc)
-    if isinstance(exc, KeyboardInterrupt):
-        return "interrupted"
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".strip()
 
 
 __all__ = ["RunContext", "RunOutcome", "run_experiment", "prepare_xy", "build_pipeline", "ConfigError"]

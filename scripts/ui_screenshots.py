@@ -87,6 +87,7 @@ def main() -> int:
 
     from mlplat import ops
     from mlplat.errors import MlplatError
+    from mlplat.ui.server import build_app
 
     if not Path(CHROMIUM).is_file():
         print(f"error: {CHROMIUM} is missing: apt-get install -y chromium", file=sys.stderr)
@@ -94,10 +95,8 @@ def main() -> int:
     try:
         plain = ops.compose_plain([])
         store = ops.open_store(plain["tracking"], url=args.store)
-        app = ops.ui_app(url=store.url, auth_header=HEADER if args.user else None,
-                         ui={**plain["ui"], "trusted_proxies": ["127.0.0.1"]},
-                         tracking={**plain["tracking"], "artifacts": str(store.artifact_root)},
-                         policy=plain["registry"])
+        app = build_app(url=store.url, auth_header=HEADER if args.user else None, plain=plain,
+                        trusted_proxies=["127.0.0.1"])
         wanted = pages(store)
     except MlplatError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -17,12 +17,12 @@ def register(sub) -> None:
 
 
 def cmd_ui(args) -> int:
-    from mlplat import ops
+    from mlplat.ui.server import serve
 
     def started(host: str, port: int, settings: dict) -> None:
         mode = (f"approvals allowed for users named by {settings['auth_header']} from "
                 f"{', '.join(settings.get('trusted_proxies') or [])}") if settings.get("auth_header") else "read-only"
         print(f"mlplat ui on http://{host}:{port} ({mode}); Ctrl-C stops", flush=True)
 
-    ops.serve_ui(host=args.host, port=args.port, auth_header=args.auth_header, url=args.store, on_start=started)
+    serve(host=args.host, port=args.port, auth_header=args.auth_header, url=args.store, on_start=started)
     return 0

@@ -15,7 +15,19 @@ import math
 from functools import partial
 from typing import Any
 
-from mlplat.errors import ConfigError, NotFound
+import sqlalchemy as sa
+
+from mlplat.errors import ConfigError, MlplatError, NotFound
+from mlplat.monitoring.schema import monitor_checks
+from mlplat.ops.listing import _rows as read_rows
+from mlplat.ops.listing import show_run
+from mlplat.ops.monitoring import monitor_history
+from mlplat.ops.registry import audit_log, audit_verify, list_models, show_model
+from mlplat.ops.sweeps import sweep_data
+from mlplat.registry import aliases, approvals
+from mlplat.tracking import artifacts as art
+from mlplat.tracking import filters as flt
+from mlplat.tracking import queries
 
 MAX_PAGE_SIZE = 500
 MAX_COMPARE = 500
@@ -23,9 +35,7 @@ COLUMN_KINDS = {"param": "params", "tag": "tags", "metric": "cv", "holdout": "ho
 
 
 def _rows(query, store) -> list[dict]:
-    from mlplat.ops.runs import _rows as read
-
-    return read(query, store=store, url=None)
+    return read_rows(query, store=store, url=None)
 
 
 def _clean(value: Any) -> Any:
@@ -43,8 +53,6 @@ def _json_value(text: str | None) -> Any:
 
 def parse_columns(texts: list[str]) -> list[dict[str, str]]:
     """``param.C``, ``tag.team``, ``metric.roc_auc``, ``holdout.roc_auc`` -> {kind, key, text}."""
-    from mlplat.tracking.filters import FilterError
-
     out, seen = [], set()
     for text in texts:
         text = text.strip()
@@ -52,19 +60,17 @@ def parse_columns(texts: list[str]) -> list[dict[str, str]]:
             continue
         prefix, _, key = text.partition(".")
         if prefix not in COLUMN_KINDS or not key or len(key) > 200:
-            raise FilterError(f"column {text}", "a column is param.<key>, tag.<key>, metric.<name> or "
+            raise flt.FilterError(f"column {text}", "a column is param.<key>, tag.<key>, metric.<name> or "
                                                 "holdout.<name>")
         seen.add(text)
         out.append({"kind": prefix, "key": key, "text": text})
     if len(out) > 40:
-        raise FilterError("columns", "at most 40 extra columns")
+        raise flt.FilterError("columns", "at most 40 extra columns")
     return out
 
 
 def _attach(rows: list[dict], columns: list[dict[str, str]], store) -> None:
     """Each row's ``cells``: the chosen params, tags and metrics, fetched for this page only."""
-    from mlplat.tracking import queries
-
     ids = [r["id"] for r in rows]
     for r in rows:
         r["cells"] = {}
@@ -92,9 +98,6 @@ def _attach(rows: list[dict], columns: list[dict[str, str]], store) -> None:
 def runs_table(*, filters: list[str] | None = None, sort: str | None = None, order: str | None = None,
                columns: list[str] | None = None, page: int = 1, page_size: int = 50, store) -> dict[str, Any]:
     """One page of runs: filtered, sorted and with the chosen columns (see tracking.filters)."""
-    from mlplat.tracking import filters as flt
-    from mlplat.tracking import queries
-
     if not 1 <= page_size <= MAX_PAGE_SIZE or page < 1:
         raise flt.FilterError(f"page={page}, page_size={page_size}",
                               f"page must be >= 1 and page_size between 1 and {MAX_PAGE_SIZE}")
@@ -118,8 +121,6 @@ def runs_table(*, filters: list[str] | None = None, sort: str | None = None, ord
 
 def run_columns(*, store) -> dict[str, list[str]]:
     """Every param key, tag key and metric name in the store (each a loose index scan)."""
-    from mlplat.tracking import queries
-
     return {kind: [r["v"] for r in _rows(partial(queries.distinct_keys, table=table), store)]
             for kind, table in (("params", "run_params"), ("tags", "run_tags"), ("metrics", "run_metrics"))}
 
@@ -130,8 +131,6 @@ def compare_runs(run_ids: list[str], *, store) -> dict[str, Any]:
     Every per-run list (``params[key]``, ``tags[key]``, ``metrics[name]["cv"|"std"|"holdout"|"folds"]``)
     is aligned with ``ids``: item i belongs to run ``ids[i]`` (None where the run has no value).
     """
-    from mlplat.tracking import queries
-
     ids = list(dict.fromkeys(i.strip() for i in run_ids if i.strip()))
     if not 2 <= len(ids) <= MAX_COMPARE:
         raise ConfigError(f"compare takes 2 to {MAX_COMPARE} runs (got {len(ids)}); select them in the runs table")
@@ -185,9 +184,6 @@ def compare_runs(run_ids: list[str], *, store) -> dict[str, Any]:
 
 
 def _artifact_json(run: dict, name: str) -> Any:
-    from mlplat.errors import MlplatError
-    from mlplat.tracking import artifacts as art
-
     found = next((a for a in run["artifacts"] if a["name"] == name and not a.get("pruned_at")), None)
     if found is None:
         return None
@@ -211,9 +207,6 @@ def _profile_rows(profile: Any) -> list[dict[str, Any]]:
 
 def run_details(ref: str, *, store) -> dict[str, Any]:
     """Everything about one run: the stored run, its audit entries, importances and data profile."""
-    from mlplat.ops.registry import audit_log
-    from mlplat.ops.runs import show_run
-
     run = show_run(ref, store=store)
     features = _artifact_json(run, "features.json")
     importances = (features or {}).get("importances") if isinstance(features, dict) else None
@@ -228,8 +221,6 @@ def run_details(ref: str, *, store) -> dict[str, Any]:
 
 def sweep_view(ref: str, *, store) -> dict[str, Any]:
     """One sweep: its row, every trial with its searched values, direction and importances."""
-    from mlplat.ops.sweeps import sweep_data
-
     data = sweep_data(ref, store=store)
     counts: dict[str, int] = {}
     for t in data["trials"]:
@@ -242,9 +233,6 @@ def sweep_view(ref: str, *, store) -> dict[str, Any]:
 def model_view(name: str, *, at: float | None = None, store) -> dict[str, Any]:
     """A registered model: versions, aliases and their history, its approval requests, and
     with ``at`` (epoch seconds) which version each alias served then."""
-    from mlplat.ops.registry import show_model
-    from mlplat.registry import aliases, approvals
-
     model = show_model(name, store=store)
     requests = approvals.list_requests(store, name=name, limit=50)
     served_at = None
@@ -256,19 +244,12 @@ def model_view(name: str, *, at: float | None = None, store) -> dict[str, Any]:
 
 def monitoring_overview(*, limit: int = 50, store) -> list[dict[str, Any]]:
     """Per registered model, its latest monitoring checks (newest first)."""
-    from mlplat.ops.monitoring import monitor_history
-    from mlplat.ops.registry import list_models
-
     return [{"model": m["name"], "aliases": m["aliases"], "checks": monitor_history(m["name"], limit=limit,
                                                                                      store=store)}
             for m in list_models(store=store)]
 
 
 def monitor_check(check_id: int, *, store) -> dict[str, Any]:
-    import sqlalchemy as sa
-
-    from mlplat.monitoring.schema import monitor_checks
-
     with store.read() as conn:
         row = conn.execute(sa.select(monitor_checks).where(monitor_checks.c.id == int(check_id))).first()
     if row is None:
@@ -282,8 +263,6 @@ def monitor_check(check_id: int, *, store) -> dict[str, Any]:
 def audit_view(*, object_id: str | None = None, object_type: str | None = None, action: str | None = None,
                limit: int = 100, verify: bool = False, store) -> dict[str, Any]:
     """Entries newest first; with ``verify`` also the hash chain's check (it reads every entry)."""
-    from mlplat.ops.registry import audit_log, audit_verify
-
     if not 1 <= limit <= 1000:
         raise ConfigError(f"limit must be between 1 and 1000 (got {limit})")
     entries = audit_log(object_id=object_id or None, object_type=object_type or None, action=action or None,
@@ -293,69 +272,12 @@ def audit_view(*, object_id: str | None = None, object_type: str | None = None, 
     return {"entries": entries, "verify": audit_verify(store=store) if verify else None}
 
 
-# -- the server ---------------------------------------------------------------------------------
-def _ui_settings(ui: dict | None, auth_header: str | None, host: str | None, port: int | None) -> dict[str, Any]:
-    import ipaddress
-
-    from mlplat.errors import ConfigError as Bad
-
-    settings = dict(ui or {})
-    if auth_header is not None:
-        settings["auth_header"] = auth_header
-    header = settings.get("auth_header")
-    if header is not None and not str(header).strip().replace("-", "").replace("_", "").isalnum():
-        raise Bad(f"--auth-header {header!r} is not a header name: use letters, digits and '-', "
-                  "e.g. X-Forwarded-User")
-    for proxy in settings.get("trusted_proxies") or []:
-        try:
-            ipaddress.ip_network(str(proxy), strict=False)
-        except ValueError:
-            raise Bad(f"ui.trusted_proxies entry {proxy!r} is not an IP address or network, e.g. 127.0.0.1 "
-                      "or 10.0.0.0/8") from None
-    settings["host"] = host or settings.get("host") or "127.0.0.1"
-    settings["port"] = int(port if port is not None else settings.get("port") or 5100)
-    if not 0 <= settings["port"] <= 65535:
-        raise Bad(f"--port {settings['port']} is not a TCP port: use 0-65535")
-    if not 1 <= int(settings.get("page_size") or 50) <= MAX_PAGE_SIZE:
-        raise Bad(f"ui.page_size must be between 1 and {MAX_PAGE_SIZE} (got {settings.get('page_size')})")
-    return settings
+def approval_requests(*, status: str | None = None, name: str | None = None, limit: int = 100,
+                      store) -> list[dict[str, Any]]:
+    """Approval requests, newest first, as they stand (read-only: a request past its expiry is
+    left for the next decision or `approvals list` to mark expired)."""
+    return approvals.list_requests(store, status=status or None, name=name or None, limit=limit)
 
 
-def ui_app(*, url: str | None = None, auth_header: str | None = None, ui: dict | None = None,
-           tracking: dict | None = None, policy: dict | None = None):
-    """The web UI's FastAPI app over the store at ``url`` (else tracking.url); run it with any ASGI server.
-
-    The store is not opened here: the UI starts and says so on every page while it is unreachable.
-    """
-    from mlplat.ops.runs import compose_plain
-    from mlplat.ui.app import create_app
-
-    plain = compose_plain([]) if ui is None or tracking is None or policy is None else {}
-    ui = ui if ui is not None else plain["ui"]
-    tracking = tracking if tracking is not None else plain["tracking"]
-    policy = policy if policy is not None else plain["registry"]
-    settings = _ui_settings(ui, auth_header, None, None)
-    return create_app(url or str(tracking["url"]), str(tracking["artifacts"]), auth_header=settings.get("auth_header"),
-                      trusted_proxies=list(settings.get("trusted_proxies") or []), policy=policy,
-                      page_size=int(settings.get("page_size") or 50), refresh_s=float(settings.get("refresh_s") or 2.0))
-
-
-def serve_ui(*, host: str | None = None, port: int | None = None, auth_header: str | None = None,
-             url: str | None = None, on_start=None) -> dict[str, Any]:
-    """Serve the web UI until interrupted (blocks). ``on_start(host, port, settings)`` runs first."""
-    import uvicorn
-
-    from mlplat.ops.runs import compose_plain
-
-    plain = compose_plain([])
-    settings = _ui_settings(plain["ui"], auth_header, host, port)
-    app = ui_app(url=url, auth_header=auth_header, ui=plain["ui"], tracking=plain["tracking"],
-                 policy=plain["registry"])
-    if on_start is not None:
-        on_start(settings["host"], settings["port"], settings)
-    uvicorn.run(app, host=settings["host"], port=settings["port"], log_level="warning", access_log=False)
-    return {"host": settings["host"], "port": settings["port"]}
-
-
-__all__ = ["ui_app", "serve_ui", "runs_table", "run_columns", "compare_runs", "run_details", "sweep_view", "model_view",
+__all__ = ["approval_requests", "runs_table", "run_columns", "compare_runs", "run_details", "sweep_view", "model_view",
            "monitoring_overview", "monitor_check", "audit_view", "parse_columns"]

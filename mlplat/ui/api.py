@@ -83,9 +83,7 @@ def model(request: Request, name: str, at: float | None = None) -> Response:
 
 @router.get("/approvals", summary="approval requests (status: pending, approved, rejected, expired, superseded)")
 def approvals(request: Request, status: str | None = None) -> Response:
-    from mlplat.registry import approvals as reqs
-
-    return _json(reqs.list_requests(ctx_of(request).store(), status=status or None))
+    return _json(ops.approval_requests(status=status, store=ctx_of(request).store()))
 
 
 @router.get("/monitoring", summary="per model, its latest drift/performance/latency checks")

@@ -26,6 +26,7 @@ from fastapi.staticfiles import StaticFiles
 from markupsafe import Markup
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from mlplat import ops
 from mlplat.errors import MlplatError, NotFound, PermissionDenied, RegistryError, StoreError
 from mlplat.reports import html
 from mlplat.tracking.filters import FilterError
@@ -104,9 +105,8 @@ class Context:
     templates: Any = field(default=None)
 
     def store(self):
-        from mlplat.tracking.store import Store
-
-        return Store.open(self.url, self.artifacts)  # cached once it answers; retried until then
+        # Store.open caches a store once it answers, and is retried on the next request until then
+        return ops.open_store({"url": self.url, "artifacts": self.artifacts})
 
     def identity(self, request: Request) -> str | None:
         return self.guard.identity(request.headers, request.client.host if request.client else None)

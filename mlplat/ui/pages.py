@@ -106,12 +106,10 @@ def sweep_page(request: Request, sweep_id: str) -> Response:
 
 @router.get("/models", response_class=HTMLResponse)
 def models_page(request: Request) -> Response:
-    from mlplat.registry import approvals
-
     ctx = _ctx(request)
     store = ctx.store()
     return ctx.render(request, "models.html", title="Models", active="models", models=ops.list_models(store=store),
-                      pending=approvals.list_requests(store, status="pending"), now=_now())
+                      pending=ops.approval_requests(status="pending", store=store), now=_now())
 
 
 def _now() -> float:
