@@ -2,7 +2,7 @@
 monitoring and the audit trail.
 
 The runs table and the comparison run the SQL of ``mlplat.tracking.queries`` through the same
-read path as `mlplat leaderboard` and `mlplat runs list` (``ops.runs._rows``); filters and
+read path as `mlplat leaderboard` and `mlplat runs list` (``ops.listing._rows``); filters and
 sort keys are parsed in ``mlplat.tracking.filters``, which names the bad one. Every function
 takes the open ``store`` (the UI keeps one) and returns dicts and lists the pages and the
 JSON API both format.
