@@ -120,9 +120,11 @@ def runs_table(*, filters: list[str] | None = None, sort: str | None = None, ord
 
 
 def run_columns(*, store) -> dict[str, list[str]]:
-    """Every param key, tag key and metric name in the store (each a loose index scan)."""
-    return {kind: [r["v"] for r in _rows(partial(queries.distinct_keys, table=table), store)]
-            for kind, table in (("params", "run_params"), ("tags", "run_tags"), ("metrics", "run_metrics"))}
+    """Every param key, tag key and metric name in the store (loose index scans, one statement)."""
+    out: dict[str, list[str]] = {"params": [], "tags": [], "metrics": []}
+    for r in _rows(queries.distinct_keys, store):
+        out[r["kind"]].append(r["v"])
+    return {kind: sorted(values) for kind, values in out.items()}
 
 
 def compare_runs(run_ids: list[str], *, store) -> dict[str, Any]:

@@ -56,6 +56,8 @@ def _pages(url: str, tmp_path: Path) -> list[list[str]]:
     store = Store.open(url, tmp_path / "a")
     insert_volume(store, volume(60))
     out = [[r["id"] for r in ops.runs_table(page_size=100, store=store, **view)["rows"]] for view in VIEWS]
+    assert ops.run_columns(store=store) == {"params": ["C", "kernel", "max_depth"], "tags": ["team"],
+                                            "metrics": ["log_loss", "roc_auc"]}
     store.close()
     return out
 
