@@ -26,6 +26,7 @@ COMMAND_MODULES = {
     "governance": ("report", "lineage"),
     "monitor": ("monitor",),
     "project": ("init",),
+    "ui": ("ui",),
 }
 
 

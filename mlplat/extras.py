@@ -15,6 +15,7 @@ from mlplat.errors import MlplatError
 # extra -> the modules it provides that commands import
 EXTRAS = {
     "serve": ("fastapi", "uvicorn", "prometheus_client"),
+    "ui": ("fastapi", "uvicorn"),
     "slack": ("slack_bolt", "slack_sdk"),
     "ray": ("ray", "hydra_plugins.hydra_ray_launcher"),
     "slurm": ("hydra_plugins.hydra_submitit_launcher",),

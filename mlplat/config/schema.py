@@ -249,6 +249,16 @@ class ServingConfig:
 
 
 @dataclass
+class UiConfig:
+    host: str = "127.0.0.1"
+    port: int = 5100
+    auth_header: str | None = None  # header an authenticating proxy sets; None: read-only
+    trusted_proxies: list[str] = field(default_factory=lambda: ["127.0.0.1", "::1"])
+    page_size: int = 50
+    refresh_s: float = 2.0
+
+
+@dataclass
 class MlplatConfig:
     dataset: DatasetConfig = MISSING
     features: FeaturesConfig = MISSING
@@ -262,6 +272,7 @@ class MlplatConfig:
     # groups owned by later layers; each validates its own node
     registry: RegistryConfig = field(default_factory=RegistryConfig)
     serving: ServingConfig = field(default_factory=ServingConfig)
+    ui: UiConfig = field(default_factory=UiConfig)
     monitor: Any = None
     bot: Any = None
     schedule: Any = None

@@ -50,9 +50,26 @@ OPERATIONS: dict[str, str] = {
     "check_untrusted_overrides": "untrusted",
     # models: registered models in this process, and runs recorded from outside (the Python API)
     "load_model": "models", "predict_frame": "models", "log_run": "models",
+    # browse: what the web UI shows (runs table, comparisons, one run, sweeps, models, monitoring, audit)
+    "runs_table": "browse", "run_columns": "browse", "compare_runs": "browse", "run_details": "browse",
+    "sweep_view": "browse", "model_view": "browse", "monitoring_overview": "browse", "monitor_check": "browse",
+    "audit_view": "browse", "approval_requests": "browse", "parse_columns": "browse",
 }
 
 if TYPE_CHECKING:  # what the table says, for tools that read imports
+    from mlplat.ops.browse import (
+        approval_requests,
+        audit_view,
+        compare_runs,
+        model_view,
+        monitor_check,
+        monitoring_overview,
+        parse_columns,
+        run_columns,
+        run_details,
+        runs_table,
+        sweep_view,
+    )
     from mlplat.ops.common import actor_from_env, compose_plain, open_store, os_user
     from mlplat.ops.governance import governance_report, lineage, model_card
     from mlplat.ops.listing import (
