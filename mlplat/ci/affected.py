@@ -97,7 +97,7 @@ def experiment_files(name: str, root: Path) -> Experiment:
     """The repository files experiment preset ``name`` is built from."""
     from omegaconf import open_dict
 
-    from mlplat.config.compose import compose, conf_dir, to_plain
+    from mlplat.config.compose import compose, find_config, to_plain
     from mlplat.data.sources import resolve_path
 
     cfg = compose([f"experiment={name}"], return_hydra_config=True)
@@ -105,9 +105,10 @@ def experiment_files(name: str, root: Path) -> Experiment:
     with open_dict(cfg):
         cfg.pop("hydra")  # its run-time fields (job.num) cannot be resolved outside a Hydra run
     plain = to_plain(cfg)
-    conf = conf_dir()
-    paths = [conf / "config.yaml", conf / "experiment" / f"{name}.yaml"]
-    paths += [conf / g / f"{choices[g]}.yaml" for g in TRAINING_GROUPS if g in choices]
+    # each from the config layer it comes from (the project's conf/, else the shipped library)
+    relative = ["config.yaml", "mlplat.yaml", f"experiment/{name}.yaml",
+                *(f"{g}/{choices[g]}.yaml" for g in TRAINING_GROUPS if g in choices)]
+    paths = [p for p in (find_config(r) for r in relative) if p is not None]
     dataset = plain["dataset"]
     if dataset.get("path") and str(dataset["source"]) in ("csv", "parquet"):
         paths.append(resolve_path(dataset["path"]))

@@ -31,7 +31,7 @@ from mlplat.errors import MlplatError
 # groups whose options change what trains: each option is built (estimator, metrics, files)
 TRAINING_GROUPS = ("dataset", "features", "model", "evaluation")
 # what the training checks read of a config (mlplat.ops.runs.check_config, the estimator build)
-TRAINING_KEYS = ("dataset", "features", "model", "evaluation", "seed")
+TRAINING_KEYS = ("dataset", "features", "model", "evaluation", "seed", "runtime")
 # groups Hydra composes with a defaults list of their own (presets): checked by a real composition
 PRESET_GROUPS = ("experiment", "sweep")
 # Hydra plugin configs (launchers need optional extras installed): not composed here
@@ -70,12 +70,24 @@ class Report:
 
 
 def _rel(path: Path) -> str:
-    from mlplat.config.compose import conf_dir
+    """A file's name as a user reads it: relative to the project, else to the layer holding it."""
+    from mlplat.config.compose import config_dirs, project
 
-    try:
-        return str(path.resolve().relative_to(conf_dir().parent))
-    except ValueError:
-        return str(path)
+    path = path.resolve()
+    for base in (project().base, *(d.parent for d in config_dirs())):
+        try:
+            return str(path.relative_to(base.resolve()))
+        except ValueError:
+            continue
+    return str(path)
+
+
+def _where(relative: str) -> str:
+    """The file a config path (e.g. "registry/default.yaml") comes from, named as ``_rel`` names it."""
+    from mlplat.config.compose import find_config
+
+    found = find_config(relative)
+    return _rel(found) if found else f"conf/{relative}"
 
 
 def _key_of(exc: BaseException) -> str:
@@ -144,14 +156,20 @@ def _resolved(cfg, key: str) -> Any:
     return getattr(node, "value", node)
 
 
-def _import_problem(path: str) -> str | None:
+def _allowed_modules(plain: dict) -> tuple[str, ...]:
+    from mlplat.models.build import DEFAULT_ALLOWED
+
+    return tuple((plain.get("runtime") or {}).get("allowed_modules") or DEFAULT_ALLOWED)
+
+
+def _import_problem(path: str, allowed: tuple[str, ...]) -> str | None:
     """Why the class at ``path`` ('pkg.module.Class') cannot be imported, or None (also for an empty path)."""
     module, _, name = path.rpartition(".")
     if not path or not module:
         return None
-    from mlplat.models.build import ALLOWED_PREFIXES
+    from mlplat.models.build import _allowed
 
-    if not path.startswith(ALLOWED_PREFIXES):
+    if not _allowed(path, allowed):
         return None  # the allow-list check names it (build_estimator)
     try:
         mod = importlib.import_module(module)
@@ -165,7 +183,7 @@ def _check_training(plain: dict, where: str, report: Report, check_config: Calla
 
     model = plain["model"]
     for key in ("classifier", "regressor"):
-        problem = _import_problem(str(model.get(key) or ""))
+        problem = _import_problem(str(model.get(key) or ""), _allowed_modules(plain))
         if problem:
             report.add(where, key, f"model {model['name']!r}: {key} {model[key]!r} {problem}; install the package "
                                    "that provides it or fix the path", "target")
@@ -175,7 +193,7 @@ def _check_training(plain: dict, where: str, report: Report, check_config: Calla
         # the task the defaults did not exercise: both declared estimators must import and build
         for task, key in (("classification", "classifier"), ("regression", "regressor")):
             if model.get(key) and task != str(plain["dataset"]["task"]):
-                build_estimator(model, task, plain["seed"], 1)
+                build_estimator(model, task, plain["seed"], 1, allowed=_allowed_modules(plain))
     except MlplatError as exc:
         report.add(where, _key_of(exc), str(exc), "compose")
 
@@ -235,7 +253,7 @@ def _check_registry(plain: dict, report: Report) -> None:
     from mlplat.registry.versions import ALIAS_RE
 
     reg = plain.get("registry") or {}
-    where = "conf/registry/default.yaml"
+    where = _where("registry/default.yaml")
     roles = set(reg.get("roles") or {})
 
     def role_refs(key: str, listed: list | None) -> None:
@@ -278,10 +296,10 @@ def _check_registry(plain: dict, report: Report) -> None:
     if auto.get("enabled") and not auto.get("name"):
         report.add(where, "auto_register.name", "auto-registration is enabled but no model name is set", "registry")
     # aliases other groups promote to must have a policy
-    refs = [("conf/ci/default.yaml", "target", (plain.get("ci") or {}).get("target")),
-            ("conf/bot/default.yaml", "alerts.retrain.target",
+    refs = [(_where("ci/default.yaml"), "target", (plain.get("ci") or {}).get("target")),
+            (_where("bot/default.yaml"), "alerts.retrain.target",
              (((plain.get("bot") or {}).get("alerts") or {}).get("retrain") or {}).get("target")),
-            ("conf/monitor/default.yaml", "retrain.request_to",
+            (_where("monitor/default.yaml"), "retrain.request_to",
              ((plain.get("monitor") or {}).get("retrain") or {}).get("request_to"))]
     for file, key, alias in refs:
         if alias and alias not in targets:
@@ -292,7 +310,7 @@ def _check_registry(plain: dict, report: Report) -> None:
     for bot_role, granted in bot_grants.items():
         for role in granted or []:
             if role not in roles:
-                report.add("conf/bot/default.yaml", f"grants.{bot_role}", f"registry role {role!r} is not defined "
+                report.add(_where("bot/default.yaml"), f"grants.{bot_role}", f"registry role {role!r} is not defined "
                                                                          f"in conf/registry roles (defined: "
                                                                          f"{', '.join(sorted(roles))})", "bot")
     report.count("registry policies")
@@ -311,7 +329,7 @@ def _key_exists(key: str, configs: list[dict]) -> bool:
 
 
 def _check_bot(plain: dict, options: dict[str, list[dict]], report: Report) -> None:
-    where = "conf/bot/default.yaml"
+    where = _where("bot/default.yaml")
     bot = plain.get("bot") or {}
     # the bot's own roles (bot/settings.py holds the same four; mlplat does not import the bot)
     for role in bot.get("roles") or {}:
@@ -324,10 +342,10 @@ def _check_bot(plain: dict, options: dict[str, list[dict]], report: Report) -> N
     max_jobs = allow.get("max_sweep_jobs")
     if not isinstance(max_jobs, int) or max_jobs < 1:
         report.add(where, "allow.max_sweep_jobs", f"must be a whole number >= 1, got {max_jobs!r}", "bot")
-    from mlplat.config.compose import conf_dir
+    from mlplat.config.compose import is_group
 
     for group in allow.get("groups") or []:
-        if not (conf_dir() / str(group)).is_dir():
+        if not is_group(str(group)):
             report.add(where, "allow.groups", f"config group {group!r} does not exist under conf/; remove it or "
                                               "fix the name", "bot")
     for key in allow.get("params") or {}:
@@ -345,7 +363,7 @@ def _check_monitor(plain: dict, report: Report) -> None:
     try:
         load(plain.get("monitor"))
     except MlplatError as exc:
-        report.add("conf/monitor/default.yaml", _key_of(exc), str(exc), "monitor")
+        report.add(_where("monitor/default.yaml"), _key_of(exc), str(exc), "monitor")
 
 
 def _check_ci(plain: dict, report: Report) -> None:
@@ -354,14 +372,14 @@ def _check_ci(plain: dict, report: Report) -> None:
     try:
         load(plain)
     except MlplatError as exc:
-        report.add("conf/ci/default.yaml", _key_of(exc), str(exc), "ci")
+        report.add(_where("ci/default.yaml"), _key_of(exc), str(exc), "ci")
 
 
 def _check_targets(report: Report) -> None:
     """Every ``_target_`` written in a YAML file names a module that can be imported."""
-    from mlplat.config.compose import conf_dir
+    from mlplat.config.compose import config_dirs
 
-    for path in sorted(conf_dir().rglob("*.yaml")):
+    for path in sorted({p for d in config_dirs() for p in d.rglob("*.yaml")}):
         for m in re.finditer(r"^\s*_target_:\s*['\"]?([\w.]+)", path.read_text(), re.M):
             module = m.group(1).rsplit(".", 1)[0]
             try:
@@ -374,6 +392,16 @@ def _check_targets(report: Report) -> None:
 
 
 # -- the pass --------------------------------------------------------------------------------
+def _options(layers: list[Path], group: str) -> list[Path]:
+    """Each option of ``group`` once, from the first layer holding it (the file Hydra uses)."""
+    seen: dict[str, Path] = {}
+    for d in layers:
+        for path in sorted((d / group).glob("*.yaml")) if (d / group).is_dir() else []:
+            seen.setdefault(path.stem, path)
+    return [seen[k] for k in sorted(seen)]
+
+
+
 def check_tree(*, check_config: Callable[[dict], None], plan_sweep: Callable[[list[str]], Any],
                extra: Sequence[tuple[str, str, Callable[[dict], list[tuple[str, str]]]]] = (), data: bool = True,
                sample_rows: int = SAMPLE_ROWS) -> Report:
@@ -383,23 +411,24 @@ def check_tree(*, check_config: Callable[[dict], None], plan_sweep: Callable[[li
     (mlplat.ops passes them); ``extra`` are (file, kind, checker) for groups whose rules live
     in a front door (the schedule): a checker returns (key, problem) pairs.
     """
-    from mlplat.config.compose import compose, conf_dir, to_plain
+    from mlplat.config.compose import compose, config_dirs, to_plain
 
     report = Report()
-    root = conf_dir()
+    layers = config_dirs()
     try:
         base = compose([])
         base_plain = to_plain(base)
     except MlplatError as exc:
-        report.add(_rel(root / "config.yaml"), _key_of(exc), f"the defaults do not compose: {exc}", "compose")
+        report.add(_where("config.yaml"), _key_of(exc), f"the defaults do not compose: {exc}", "compose")
         return report
     options: dict[str, list[dict]] = {}
     datasets: dict[str, dict] = {}
-    groups = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "hydra")))
+    groups = sorted({p.name for d in layers for p in d.iterdir() if p.is_dir()
+                     and not p.name.startswith((".", "_", "hydra"))})
     for group in groups:
         if group in PRESET_GROUPS or group in SKIPPED_GROUPS:
             continue
-        for path in sorted((root / group).glob("*.yaml")):
+        for path in _options(layers, group):
             plain = _option_plain(base, group, path, report)
             report.count("options")
             if plain is None:
@@ -409,13 +438,13 @@ def check_tree(*, check_config: Callable[[dict], None], plan_sweep: Callable[[li
                 _check_training(plain, _rel(path), report, check_config)
             if group == "dataset":
                 datasets[_rel(path)] = plain["dataset"]
-    for path in sorted((root / "experiment").glob("*.yaml")):
+    for path in _options(layers, "experiment"):
         report.count("experiments")
         try:
             _check_training(to_plain(compose([f"experiment={path.stem}"])), _rel(path), report, check_config)
         except MlplatError as exc:
             report.add(_rel(path), _key_of(exc), str(exc), "experiment")
-    for path in sorted((root / "sweep").glob("*.yaml")):
+    for path in _options(layers, "sweep"):
         try:
             report.sweeps[path.stem] = plan_sweep([f"sweep={path.stem}"]).total
             report.count("sweeps")

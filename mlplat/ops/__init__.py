@@ -48,12 +48,31 @@ OPERATIONS: dict[str, str] = {
     "monitor_history": "monitoring", "retrain": "monitoring",
     # untrusted: the chat allow-list
     "check_untrusted_overrides": "untrusted",
+    # models: registered models in this process, and runs recorded from outside (the Python API)
+    "load_model": "models", "predict_frame": "models", "log_run": "models",
+    # browse: what the web UI shows (runs table, comparisons, one run, sweeps, models, monitoring, audit)
+    "runs_table": "browse", "run_columns": "browse", "compare_runs": "browse", "run_details": "browse",
+    "sweep_view": "browse", "model_view": "browse", "monitoring_overview": "browse", "monitor_check": "browse",
+    "audit_view": "browse", "approval_requests": "browse", "parse_columns": "browse",
     # ci: config checks, a change evaluated against production, PR comments, deploy, CI files
     "check_project": "ci", "evaluate_change": "ci", "ci_deploy": "ci", "ci_comment": "ci", "ci_pull_request": "ci",
     "ci_report_path": "ci", "write_ci_workflow": "ci",
 }
 
 if TYPE_CHECKING:  # what the table says, for tools that read imports
+    from mlplat.ops.browse import (
+        approval_requests,
+        audit_view,
+        compare_runs,
+        model_view,
+        monitor_check,
+        monitoring_overview,
+        parse_columns,
+        run_columns,
+        run_details,
+        runs_table,
+        sweep_view,
+    )
     from mlplat.ops.ci import (
         check_project,
         ci_comment,
@@ -74,6 +93,7 @@ if TYPE_CHECKING:  # what the table says, for tools that read imports
         show_run,
         show_sweep,
     )
+    from mlplat.ops.models import load_model, log_run, predict_frame
     from mlplat.ops.monitoring import check_drift, check_latency, check_performance, monitor_history, retrain
     from mlplat.ops.registry import (
         alias_history,

@@ -101,7 +101,7 @@ def test_pull_request_to_production(tmp_path):
         assert ctx["pr"] == 7 and ctx["pr_url"] == "https://github.example/acme/churn/pull/7"
         assert "beats production on the same holdout" in ctx["summary"]
         # the approval card in Slack shows the summary and the pull request
-        from bot.render import approval_blocks, as_text
+        from mlplat_bot.render import approval_blocks, as_text
 
         card = as_text("", approval_blocks(req))
         assert "https://github.example/acme/churn/pull/7" in card and "beats production" in card

@@ -72,3 +72,21 @@ def test_ci_workflow_command(project):
     assert project.mlplat("ci", "workflow", "github", "--force").returncode == 0
     # no pyproject here: the Install step installs mlplat itself
     assert "pip install -q mlplat" in (project.root / ".github" / "workflows" / "mlplat.yml").read_text()
+
+
+def test_init_writes_the_ci_file(project):
+    p = project.mlplat("init", "churn-project", "--ci", "gitlab")
+    assert p.returncode == 0, p.stdout + p.stderr
+    root = project.root / "churn-project"
+    assert ".gitlab-ci.yml" in p.stdout and (root / "conf" / "config.yaml").is_file()
+    text = (root / ".gitlab-ci.yml").read_text()
+    assert "mlplat ci deploy --base HEAD~1 --comment" in text and "pip install -q mlplat" in text
+    check = subprocess.run([str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.gitlab-ci",
+                            str(root / ".gitlab-ci.yml")], capture_output=True, text=True, timeout=120)
+    assert check.returncode == 0, check.stdout + check.stderr
+    # a second init refuses before writing anything, the CI file included
+    (project.root / "other" / ".github" / "workflows").mkdir(parents=True)
+    (project.root / "other" / ".github" / "workflows" / "mlplat.yml").write_text("mine")
+    again = project.mlplat("init", "other", "--ci", "github")
+    assert again.returncode == 1 and "never overwrites" in again.stderr and again.stderr.count("\n") == 1
+    assert not (project.root / "other" / "conf").exists()
