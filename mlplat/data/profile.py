@@ -65,6 +65,7 @@ PROFILE_VERSION = 1
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 HIST_BINS = 20
 TOP_CATEGORIES = 10
+ALLOWED_LIST_MAX = 50  # every distinct value is listed up to this many (a schema's allowed values)
 # categorical columns with more categories are profiled but left out of the associations
 # (a one-hot block per chunk grows with the categories; an id-like column says nothing)
 ASSOC_MAX_CATEGORIES = 500
@@ -190,7 +191,7 @@ def _numeric_column(name: str, series: pd.Series, want_ranks: bool) -> tuple[dic
         integral=bool(np.all(np.mod(s[starts[: min(n_distinct, 5000)]], 1) == 0)),
         monotonic_increasing=monotonic,
     )
-    if n_distinct <= 2:
+    if n_distinct <= ALLOWED_LIST_MAX:
         col["values"] = [float(s[i]) for i in starts]
     del s
     ranks = None
@@ -241,6 +242,8 @@ def _categorical_column(name: str, series: pd.Series) -> tuple[dict[str, Any], _
         "top": top, "top_share": top[0]["share"] if top else None,
         "other_count": int(n_valid - sum(t["count"] for t in top)),
     }
+    if present <= ALLOWED_LIST_MAX:
+        col["categories"] = sorted(labels[i] for i in np.flatnonzero(counts))
     if present and (pd.api.types.is_string_dtype(getattr(uniques, "dtype", None)) or isinstance(uniques[0], str)):
         lengths = pd.Series(np.asarray(uniques, dtype=object)).astype(str).str.len().to_numpy(dtype=np.float64)
         col["mean_length"] = float((lengths * counts).sum() / n_valid) if n_valid else 0.0
@@ -313,8 +316,7 @@ def _is_numeric(series: pd.Series) -> bool:
 
 
 def _kind_numeric(name: str, col: dict[str, Any], n: int) -> str:
-    if col["n_distinct"] and col.get("values") is not None and set(col["values"]) <= {0.0, 1.0} and \
-            col["n_distinct"] == 2:
+    if col["n_distinct"] == 2 and set(col.get("values") or ()) <= {0.0, 1.0}:
         return "boolean"
     valid = n - col["n_missing"] - col["n_infinite"]
     if valid >= ID_MIN_ROWS and col["n_distinct"] == valid and col.get("integral") and \

@@ -1,0 +1,120 @@
+"""What changed between two extracts of one dataset: schema, shares, distributions.
+
+One code path with the rest of mlplat: the schema check is ``mlplat.data.validation.validate``
+(what `mlplat train` runs, so a finding reads the same), and the distributions are compared
+by ``mlplat.monitoring.drift.check_drift`` over a ``build_profile`` of the reference (what
+`mlplat monitor drift` runs against a registered model's reference profile).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from mlplat.data import validation
+from mlplat.data.profile import profile_frame
+from mlplat.errors import DataError
+
+__all__ = ["compare_frames", "compare_to_state", "drift_columns", "extract_state", "schema_check"]
+
+
+def schema_check(df: pd.DataFrame, dataset: dict[str, Any]) -> dict[str, Any]:
+    """The declared schema against ``df``, through the checks `mlplat train` runs."""
+    try:
+        validation.validate(df, dataset)
+    except DataError as exc:
+        return {"ok": False, "message": str(exc), "error": type(exc).__name__}
+    return {"ok": True, "message": f"{len(df)} rows match the schema of dataset {dataset['name']!r}", "error": None}
+
+
+def drift_columns(profile: dict[str, Any], dataset: dict[str, Any] | None) -> tuple[list[str], list[str]]:
+    """(numeric, categorical) columns whose distributions are compared: features and target, not ids/text/dates."""
+    dataset = dataset or {}
+    declared_cat = set(dataset.get("categorical") or [])
+    skip = {dataset.get("id_column"), *(dataset.get("drop") or [])}
+    numeric, categorical = [], []
+    for name, col in profile["columns"].items():
+        if name in skip or col.get("kind") in ("id", "text", "datetime") or not col.get("n_distinct"):
+            continue
+        if name in declared_cat or "mean" not in col:
+            categorical.append(name)
+        else:
+            numeric.append(name)
+    return numeric, categorical
+
+
+def _schema_diff(ref: dict[str, Any], cur: dict[str, Any]) -> dict[str, Any]:
+    rc, cc = ref["columns"], cur["columns"]
+    return {
+        "added": [c for c in cc if c not in rc],
+        "removed": [c for c in rc if c not in cc],
+        "dtype_changed": [{"column": c, "reference": rc[c]["dtype"], "current": cc[c]["dtype"]}
+                          for c in rc if c in cc and rc[c]["dtype"] != cc[c]["dtype"]],
+        "kind_changed": [{"column": c, "reference": rc[c]["kind"], "current": cc[c]["kind"]}
+                         for c in rc if c in cc and rc[c]["kind"] != cc[c]["kind"]],
+    }
+
+
+def _shares(ref: dict[str, Any], cur: dict[str, Any]) -> dict[str, Any]:
+    cols = {}
+    for name, rc in ref["columns"].items():
+        cc = cur["columns"].get(name)
+        if cc is None:
+            continue
+        row = {"missing_reference": rc["missing_share"], "missing_current": cc["missing_share"],
+               "missing_change": cc["missing_share"] - rc["missing_share"],
+               "distinct_reference": rc.get("n_distinct"), "distinct_current": cc.get("n_distinct")}
+        if "mean" in rc and "mean" in cc:
+            row.update(mean_reference=rc["mean"], mean_current=cc["mean"])
+        if rc.get("top") and cc.get("top"):
+            row.update(top_reference=rc["top"][0], top_current=cc["top"][0])
+        cols[name] = row
+    return {"rows": {"reference": ref["n_rows"], "current": cur["n_rows"]},
+            "duplicate_rows": {"reference": ref["n_duplicate_rows"], "current": cur["n_duplicate_rows"]},
+            "columns": cols}
+
+
+def extract_state(df: pd.DataFrame, dataset: dict[str, Any] | None) -> dict[str, Any]:
+    """What a later comparison needs of an extract without the extract itself (JSON-serialisable).
+
+    The data profile (schema, shares) and the drift monitor's reference profile of the
+    compared columns; a scheduled ``data_check`` keeps this for the last accepted extract.
+    """
+    from mlplat.monitoring.profile import build_profile
+
+    target = (dataset or {}).get("target")
+    profile = profile_frame(df, target=target if target in df.columns else None, associations=False)
+    numeric, categorical = drift_columns(profile, dataset)
+    return {"format": "mlplat.extract-state", "version": 1, "data_profile": profile,
+            "drift_profile": build_profile(df, numeric=numeric, categorical=categorical)}
+
+
+def compare_to_state(state: dict[str, Any], current: pd.DataFrame, *, dataset: dict[str, Any] | None,
+                     drift_config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Schema (declared and observed), shares and drift of ``current`` against an extract's state."""
+    from mlplat.monitoring.drift import check_drift
+
+    ref_p, reference_profile = state["data_profile"], state["drift_profile"]
+    target = ref_p.get("target")
+    cur_p = profile_frame(current, target=target if target in current.columns else None, associations=False)
+    compared = set(reference_profile["features"])
+    drift = check_drift(reference_profile, current[[c for c in current.columns if c in compared]],
+                        config=drift_config).to_dict()
+    declared = schema_check(current, dataset) if dataset else None
+    diff = _schema_diff(ref_p, cur_p)
+    broken = (declared is not None and not declared["ok"]) or bool(diff["removed"]) or bool(diff["dtype_changed"])
+    status = "schema" if broken else {"drift": "drift", "warn": "warn", "error": "warn"}.get(drift["status"], "ok")
+    return {
+        "status": status, "dataset": (dataset or {}).get("name"), "target": target,
+        "schema": {"declared": declared, **diff},
+        "shares": _shares(ref_p, cur_p),
+        "drift": drift,
+        "warnings": {"reference": ref_p["warnings"], "current": cur_p["warnings"]},
+    }
+
+
+def compare_frames(reference: pd.DataFrame, current: pd.DataFrame, *, dataset: dict[str, Any] | None,
+                   drift_config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Schema (declared and observed), shares and drift of ``current`` against ``reference``."""
+    return compare_to_state(extract_state(reference, dataset), current, dataset=dataset, drift_config=drift_config)
