@@ -25,6 +25,7 @@ COMMAND_MODULES = {
     "scheduler": ("scheduler",),
     "governance": ("report", "lineage"),
     "monitor": ("monitor",),
+    "data": ("data",),
 }
 
 

@@ -598,8 +598,11 @@ def _row_hashes(df: pd.DataFrame, names: list[str], cats: dict[str, _Categorical
 # ----------------------------------------------------------------------------- profile
 def profile_frame(df: pd.DataFrame, *, target: str | None = None, task: str | None = None,
                   associations: bool = True, progress: Progress | None = None,
-                  n_jobs: int | None = None) -> dict[str, Any]:
-    """Profile ``df`` (see the module docstring); ``target`` must be a column when given."""
+                  n_jobs: int | None = None, declared_ids: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+    """Profile ``df`` (see the module docstring); ``target`` must be a column when given.
+
+    ``declared_ids``: columns the dataset already declares as its id (no id-like warning).
+    """
     progress = progress or _none
     t0 = time.perf_counter()
     n = int(len(df))
@@ -712,7 +715,7 @@ def profile_frame(df: pd.DataFrame, *, target: str | None = None, task: str | No
         "format": PROFILE_FORMAT, "version": PROFILE_VERSION,
         "n_rows": n, "n_columns": len(names), "n_duplicate_rows": dup, "duplicate_share": dup / n if n else 0.0,
         "memory_bytes": int(df.memory_usage(deep=False, index=False).sum()),
-        "target": target, "task": task,
+        "target": target, "task": task, "declared_ids": [c for c in declared_ids if c],
         "columns": columns, "skipped": skipped, "associations": assoc,
     }
     if target is not None and target in columns:

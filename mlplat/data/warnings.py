@@ -42,7 +42,8 @@ def _leakage(profile: dict[str, Any], limit: float) -> list[dict[str, Any]]:
     return out
 
 
-def _column_warnings(name: str, col: dict[str, Any], n: int, th: dict[str, float], target: str | None) -> list:
+def _column_warnings(name: str, col: dict[str, Any], n: int, th: dict[str, float], target: str | None,
+                     declared: list[str]) -> list:
     out = []
     kind = col.get("kind")
     miss = float(col.get("missing_share") or 0.0)
@@ -50,7 +51,7 @@ def _column_warnings(name: str, col: dict[str, Any], n: int, th: dict[str, float
         out.append(_w("empty", name, f"column {name!r} has no values ({col['n_missing']} of {n} rows missing)",
                       missing_share=miss))
         return out
-    if kind == "id" and name != target:
+    if kind == "id" and name != target and name not in declared:
         out.append(_w("id_like", name, f"column {name!r} looks like an identifier ({col['n_distinct']} distinct values "
                                        f"in {n - col['n_missing']} rows): set it as dataset.id_column or drop it",
                       n_distinct=col["n_distinct"]))
@@ -115,7 +116,7 @@ def find_warnings(profile: dict[str, Any], **thresholds: float) -> list[dict[str
                                            " use a stratified split and a metric such as average_precision",
                       minority_share=ts["minority_share"], imbalance_ratio=ts["imbalance_ratio"]))
     for name, col in profile["columns"].items():
-        out += _column_warnings(name, col, n, th, target)
+        out += _column_warnings(name, col, n, th, target, profile.get("declared_ids") or [])
     for name, reason in (profile.get("skipped") or {}).items():
         out.append(_w("skipped", name, f"column {name!r} could not be profiled and was skipped ({reason})"))
     rank = {"error": 0, "warning": 1, "info": 2}

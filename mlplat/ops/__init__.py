@@ -13,7 +13,8 @@ from __future__ import annotations
 import importlib
 
 # each domain's operations; a domain adds its module name here
-_SUBMODULES = ("runs", "registry", "serving", "store", "sweeps", "schedule", "governance", "monitoring", "untrusted")
+_SUBMODULES = ("runs", "registry", "serving", "store", "sweeps", "schedule", "governance", "monitoring", "untrusted",
+               "data")
 
 
 
