@@ -66,11 +66,12 @@ def _model_dataset(ref: str, store) -> tuple[dict[str, Any], str]:
 
 def profile_dataset(*, overrides: list[str] | None = None, input: str | None = None, target: str | None = None,
                     task: str | None = None, model: str | None = None, progress: Progress | None = None,
-                    store=None) -> dict[str, Any]:
+                    store=None, dataset: dict[str, Any] | None = None) -> dict[str, Any]:
     """The full profile of a declared dataset, a file or a registered model's dataset.
 
-    Returns ``{"profile", "title", "source", "dataset"}``; the target defaults to the
-    dataset's (a file has none unless ``target`` is given).
+    ``dataset`` is an already composed dataset config (instead of ``overrides``). Returns
+    ``{"profile", "title", "source", "dataset"}``; the target defaults to the dataset's (a
+    file has none unless ``target`` is given).
     """
     from mlplat.data.profile import profile_frame
 
@@ -82,7 +83,7 @@ def profile_dataset(*, overrides: list[str] | None = None, input: str | None = N
         if model is not None:
             dataset, where = _model_dataset(model, store)
         else:
-            dataset = _dataset(overrides)
+            dataset = dataset or _dataset(overrides)
             where = f"dataset {dataset['name']} ({dataset['source']})"
         df = _load(dataset)
     _need_rows(df, where)
