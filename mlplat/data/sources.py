@@ -129,8 +129,10 @@ def _load_sql(cfg: Any) -> pd.DataFrame:
     try:
         with engine.connect() as con:
             return pd.read_sql_query(sa.text(query), con)
-    except sa.exc.SQLAlchemyError as exc:
-        reason = _hide_password(str(getattr(exc, "orig", exc)).splitlines()[0])
+    except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
+        # pandas 3 wraps the driver's error in its own DatabaseError: report the driver's first line
+        cause = exc.__cause__ if isinstance(exc, pd.errors.DatabaseError) and exc.__cause__ else exc
+        reason = _hide_password(str(getattr(cause, "orig", cause)).splitlines()[0])
         raise DataSourceError(f"dataset {cfg['name']!r}: SQL query failed on {url!r}: {reason}") from exc
     finally:
         engine.dispose()
