@@ -174,7 +174,7 @@ def cmd_runs_show(args) -> int:
     c.print(f"code={run['code_version']}{' (dirty)' if run['code_dirty'] else ''}  config_hash={run['config_hash'][:16]}")
     c.print(f"overrides: {' '.join(run['overrides'] or []) or '-'}")
     if data_profile:
-        c.print(_data_profile_line(data_profile), highlight=False)
+        print(_data_profile_line(data_profile))  # plain: rich would wrap it at 80 columns in a pipe
     if run["error"]:
         print(f"error: {run['error']}")
     cv = run["metrics"].get("cv", {})

@@ -104,7 +104,9 @@ def compare_to_state(state: dict[str, Any], current: pd.DataFrame, *, dataset: d
     declared = schema_check(current, dataset) if dataset else None
     diff = _schema_diff(ref_p, cur_p)
     broken = (declared is not None and not declared["ok"]) or bool(diff["removed"]) or bool(diff["dtype_changed"])
-    status = "schema" if broken else {"drift": "drift", "warn": "warn", "error": "warn"}.get(drift["status"], "ok")
+    # one drifted column is a finding for an extract (the monitor's dataset-level share is in drift)
+    drifted = drift["status"] == "drift" or drift["n_drifted"] > 0
+    status = "schema" if broken else "drift" if drifted else "warn" if drift["status"] != "ok" else "ok"
     return {
         "status": status, "dataset": (dataset or {}).get("name"), "target": target,
         "schema": {"declared": declared, **diff},

@@ -70,6 +70,7 @@ ALLOWED_LIST_MAX = 50  # every distinct value is listed up to this many (a schem
 # (a one-hot block per chunk grows with the categories; an id-like column says nothing)
 ASSOC_MAX_CATEGORIES = 500
 ID_MIN_ROWS = 20  # fewer rows than this: every column is trivially unique
+ID_DISTINCT_SHARE = 0.99  # an id repeats only where whole rows do (duplicates)
 TEXT_MIN_MEAN_LENGTH = 25
 CLASSIFICATION_MAX_CLASSES = 20
 CHUNK_CELLS = 1 << 18  # cells of one association chunk (rows x stacked columns)
@@ -319,7 +320,7 @@ def _kind_numeric(name: str, col: dict[str, Any], n: int) -> str:
     if col["n_distinct"] == 2 and set(col.get("values") or ()) <= {0.0, 1.0}:
         return "boolean"
     valid = n - col["n_missing"] - col["n_infinite"]
-    if valid >= ID_MIN_ROWS and col["n_distinct"] == valid and col.get("integral") and \
+    if valid >= ID_MIN_ROWS and col["n_distinct"] >= ID_DISTINCT_SHARE * valid and col.get("integral") and \
             (col.get("monotonic_increasing", False) or _id_name(name)):
         return "id"
     return "numeric"
@@ -337,7 +338,7 @@ def _kind_categorical(col: dict[str, Any], n: int, series: pd.Series) -> str:
         return "boolean"
     if col.get("mean_length", 0) >= TEXT_MIN_MEAN_LENGTH and col["distinct_share"] >= 0.2:
         return "text"
-    if valid >= ID_MIN_ROWS and col["n_distinct"] == valid:
+    if valid >= ID_MIN_ROWS and col["n_distinct"] >= ID_DISTINCT_SHARE * valid:
         return "id"
     return "categorical"
 

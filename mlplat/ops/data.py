@@ -130,7 +130,9 @@ def _sql_source(sql: str, url: str, name: str, password_env: str | None) -> tupl
         parsed = sa.make_url(url)
     except sa.exc.ArgumentError as exc:
         raise DataSourceError(f"malformed SQL URL: {exc}") from None
-    written = {"source": "sql", "url": parsed.set(password=None).render_as_string(hide_password=False), "query": sql}
+    # URL.set() ignores None: rebuild the URL without its password (URL is a named tuple)
+    written = {"source": "sql", "url": parsed._replace(password=None).render_as_string(hide_password=False),
+               "query": sql}
     if parsed.password is not None:
         written["password_env"] = password_env or re.sub(r"[^A-Z0-9]", "_", name.upper()) + "_DB_PASSWORD"
     return {"name": name, "source": "sql", "url": url, "query": sql}, written

@@ -1,0 +1,55 @@
+"""Lineage of the data stage: a run keeps its dataset's profile summary beside its fingerprint; `runs show`,
+the model card and `mlplat data profile --model churn@production` read it back. Also the SQL paths against
+PostgreSQL (a password in the URL never reaches the file)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pandas as pd
+
+from tests.conftest import REPO
+
+
+def test_a_run_keeps_its_data_profile_and_runs_show_the_card_and_profile_model_read_it(project):
+    project.train("dataset=churn", "evaluation=fast", "model=logreg")
+    run = project.json("runs", "list", "--last", "1")[0]
+    shown = project.json("runs", "show", run["id"])
+    summary = shown["data_profile"]
+    assert summary["fingerprint"] == shown["dataset_fingerprint"]
+    assert (summary["n_rows"], summary["n_columns"], summary["target"]) == (2000, 7, "churned")
+    assert summary["columns"]["monthly_charges"]["missing_share"] == 0.0495
+    text = project.mlplat("runs", "show", run["id"], check=True).stdout
+    assert "data profile: 2,000 rows x 7 columns, 0 duplicated; missing: monthly_charges 5.0%, region 3.2%" in text
+
+    project.mlplat("models", "register", run["id"], "--name", "churn", check=True)
+    req = json.loads(project.mlplat("models", "promote", "churn", "1", "--to", "production", "--format", "json",
+                                    check=True, MLPLAT_ACTOR="bob").stdout)
+    project.mlplat("approve", req["id"], check=True, MLPLAT_ACTOR="alice")
+    card = project.mlplat("models", "card", "churn:1", "--format", "md", check=True).stdout
+    assert "## Data profile" in card and "2000 rows x 7 columns" in card
+    profiled = json.loads(project.mlplat("data", "profile", "--model", "churn@production", "--format", "json",
+                                         check=True).stdout)
+    assert profiled["n_rows"] == 2000 and profiled["target"] == "churned"
+    assert profiled["source"].startswith("churn:1 (run " + run["id"])
+
+
+def test_infer_from_postgresql_never_writes_the_password_and_the_config_loads(project, pg_url):
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(pg_url)
+    pd.read_csv(REPO / "data" / "churn.csv").to_sql("customers", engine, index=False)
+    engine.dispose()
+    secret_url = sa.make_url(pg_url).set(password="hunter2").render_as_string(hide_password=False)
+    shutil.copytree(REPO / "conf", project.root / "conf")
+    out = project.mlplat("data", "infer", "--sql", "SELECT * FROM customers", "--url", secret_url,
+                         "--target", "churned", "--name", "customers_pg", check=True)
+    assert "export CUSTOMERS_PG_DB_PASSWORD" in out.stdout and "hunter2" not in out.stdout + out.stderr
+    text = (project.root / "conf" / "dataset" / "customers_pg.yaml").read_text()
+    assert "hunter2" not in text and 'password_env: "CUSTOMERS_PG_DB_PASSWORD"' in text
+    assert "task: classification" in text and 'source: "sql"' in text
+    missing = project.mlplat("data", "profile", "dataset=customers_pg")
+    assert missing.returncode == 1 and "CUSTOMERS_PG_DB_PASSWORD" in missing.stderr  # one line: how to fix it
+    ok = project.mlplat("data", "validate", "dataset=customers_pg", check=True, CUSTOMERS_PG_DB_PASSWORD="hunter2")
+    assert ok.stdout.startswith("ok: dataset customers_pg (sql): 2000 rows")
