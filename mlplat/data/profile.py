@@ -388,27 +388,36 @@ def _gram(cols: list[np.ndarray], centre: np.ndarray, n: int, missing: bool, pro
           what: str) -> np.ndarray:
     """Pairwise-complete Pearson of ``cols`` from one chunked pass of matrix products.
 
-    Per chunk, values are centred and zero-filled where absent; with w the presence mask,
-    x'x, x'w, (x*x)'w and w'w hold, for every pair at once, the sums over the rows where
-    both are present: sum xy, sum x, sum x^2 and the row count.
+    Per chunk, values are centred and zero-filled where absent. ``x'x`` over every row gives
+    sum xy for every pair; the sums over "the rows where the other column is present too"
+    are the column totals minus the same sums over the rows where it is absent, and only
+    rows with a gap take part in those products (a few percent of the rows, typically).
     """
     p = len(cols)
     chunk = max(1024, CHUNK_CELLS // p)
     sxy = np.zeros((p, p))
-    sx, sxx, nn = (np.zeros((p, p)), np.zeros((p, p)), np.zeros((p, p))) if missing else (None, None, None)
+    total, total_sq = np.zeros(p), np.zeros(p)
+    sx_gap, sxx_gap, both_gap = np.zeros((p, p)), np.zeros((p, p)), np.zeros((p, p))
     steps = max(1, math.ceil(n / chunk))
     for i, a in enumerate(range(0, n, chunk)):
         b = min(n, a + chunk)
         x, absent = _stack(cols, a, b, centre)
         sxy += x.T @ x
         if missing:
-            w = (~absent).astype(np.float64)
-            sx += x.T @ w
-            x *= x
-            sxx += x.T @ w
-            nn += w.T @ w
+            total += x.sum(axis=0)
+            total_sq += np.einsum("ij,ij->j", x, x)
+            rows = absent.any(axis=1)
+            if rows.any():
+                xr, gap = x[rows], absent[rows].astype(np.float64)
+                sx_gap += xr.T @ gap
+                sxx_gap += (xr * xr).T @ gap
+                both_gap += gap.T @ gap
         progress(what, i + 1, steps)
-    return _pairwise_from_sums(sxy, sx, sxx, nn)
+    if not missing:
+        return _pairwise_from_sums(sxy, None, None, None)
+    gaps = np.diag(both_gap)
+    nn = n - gaps[:, None] - gaps[None, :] + both_gap
+    return _pairwise_from_sums(sxy, total[:, None] - sx_gap, total_sq[:, None] - sxx_gap, nn)
 
 
 def _numeric_associations(nums: list[_Numeric], n: int, progress: Progress) -> dict[str, Any]:
@@ -419,15 +428,26 @@ def _numeric_associations(nums: list[_Numeric], n: int, progress: Progress) -> d
     missing = any(c.n_valid < n for c in nums)
     ranked = [c for c in nums if c.ranks is not None]
     out: dict[str, Any] = {}
-    # the products are small (p x p per chunk): BLAS threads only contend, badly so on a busy machine
+    # the products are small (p x p per chunk): BLAS threads only contend, badly so on a busy machine;
+    # Pearson and Spearman run side by side instead (numpy and BLAS release the GIL)
+    jobs: dict[str, Callable[[], np.ndarray]] = {}
+    if p >= 1:
+        jobs["pearson"] = lambda: _gram([c.values for c in nums], np.array([c.mean for c in nums]), n, missing,
+                                        progress, "pearson")
+    if ranked:
+        jobs["spearman"] = lambda: _gram([c.ranks for c in ranked], np.array([(c.n_valid + 1) / 2 for c in ranked]),
+                                         n, missing, progress, "spearman")
     with threadpool_limits(limits=1, user_api="blas"):
-        if p >= 1:
-            r = _gram([c.values for c in nums], np.array([c.mean for c in nums]), n, missing, progress, "pearson")
-            out["pearson"] = {"columns": [c.name for c in nums], "matrix": _matrix(r)}
-        if ranked:
-            r = _gram([c.ranks for c in ranked], np.array([(c.n_valid + 1) / 2 for c in ranked]), n, missing,
-                      progress, "spearman")
-            out["spearman"] = {"columns": [c.name for c in ranked], "matrix": _matrix(r)}
+        if len(jobs) > 1 and n >= 50_000:
+            with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+                futures = {k: pool.submit(f) for k, f in jobs.items()}
+                matrices = {k: f.result() for k, f in futures.items()}
+        else:
+            matrices = {k: f() for k, f in jobs.items()}
+    if "pearson" in matrices:
+        out["pearson"] = {"columns": [c.name for c in nums], "matrix": _matrix(matrices["pearson"])}
+    if "spearman" in matrices:
+        out["spearman"] = {"columns": [c.name for c in ranked], "matrix": _matrix(matrices["spearman"])}
     return out
 
 
@@ -644,8 +664,8 @@ def profile_frame(df: pd.DataFrame, *, target: str | None = None, task: str | No
     profiled = [c for c in names if c in columns or c in numeric_names]
     dup = 0
     if n and profiled:
-        hashes = _row_hashes(df, profiled, cats)
-        dup = int(n - pd.unique(hashes).size)
+        hashes = np.sort(_row_hashes(df, profiled, cats))  # sorting 1M hashes: 25 ms; pd.unique's table: 300
+        dup = int(n - 1 - np.count_nonzero(hashes[1:] != hashes[:-1]))
         del hashes
     timings["duplicates"] = time.perf_counter() - t2
     progress("duplicates", 1, 1)
