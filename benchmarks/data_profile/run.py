@@ -84,6 +84,43 @@ def cli_side(path: Path, out: Path) -> dict:
             "error": None if proc.returncode == 0 else proc.stderr[-500:]}
 
 
+def end_to_end(path: Path, tmp: Path) -> list[dict]:
+    """The four `mlplat data` commands and the bot's `profile` command on the generated file, in a scratch project."""
+    import shutil
+
+    root = tmp / "project"
+    shutil.copytree(REPO / "conf", root / "conf")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLPLAT_", "HYDRA_"))}
+    env.update(MLPLAT_CONF_DIR=str(root / "conf"), MLPLAT_STORE_URL=f"sqlite:///{root / 'runs' / 'mlplat.db'}",
+               MLPLAT_ARTIFACTS=str(root / "runs" / "artifacts"), PYTHONPATH=str(REPO))
+    shifted = tmp / "shifted.parquet"
+    df = pd.read_parquet(path)
+    df["num_03"] = df["num_03"] * 1.5
+    df.to_parquet(shifted)
+    del df
+    steps = [
+        ("infer", ["data", "infer", str(path), "--target", "num_05", "--name", "bench1m"]),
+        ("profile --input", ["data", "profile", "--input", str(path), "--target", "num_05", "--output",
+                             str(tmp / "p.html")]),
+        ("profile dataset=", ["data", "profile", "dataset=bench1m", "--format", "json", "--output",
+                              str(tmp / "p.json")]),
+        ("validate", ["data", "validate", "dataset=bench1m", "--current", str(path)]),
+        ("compare", ["data", "compare", "dataset=bench1m", "--current", str(shifted), "--format", "json",
+                     "--output", str(tmp / "c.json")]),
+        ("chat: profile", ["chat", "--as", "UBENCH", "-c", "profile bench1m"]),
+    ]
+    out = []
+    for label, args in steps:
+        la0, t0 = load(), time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "mlplat.cli", *args], cwd=root, env=env, capture_output=True,
+                              text=True, timeout=900)
+        out.append({"step": label, "seconds": time.perf_counter() - t0, "exit": proc.returncode,
+                    "load": f"{la0} -> {load()}", "tail": (proc.stdout + proc.stderr).strip().splitlines()[-1:]})
+    status = json.loads((tmp / "c.json").read_text())["status"] if (tmp / "c.json").is_file() else None
+    out.append({"step": "compare status", "value": status})
+    return out
+
+
 def ydata_side(python: str, path: Path, mode: str, runs: int, timeout: float) -> dict:
     times, cpus, last, la0 = [], [], {}, load()
     for _ in range(runs):
@@ -173,6 +210,14 @@ def main() -> None:
             print(f"[{label}] `mlplat data profile --input` end to end {c['seconds']:.2f} s (read, profile, HTML; "
                   f"max RSS {(c['max_rss_kib'] or 0) / 1024:.0f} MiB; load {c['load']}){'' if c['ok'] else ' FAILED'}",
                   flush=True)
+            if n >= 1_000_000:
+                row["end_to_end"] = end_to_end(path, Path(tmp))
+                for step in row["end_to_end"]:
+                    if "seconds" in step:
+                        print(f"[{label}] end to end `{step['step']}`: exit {step['exit']}, {step['seconds']:.2f} s "
+                              f"(load {step['load']}): {' '.join(step['tail'])[:160]}", flush=True)
+                    else:
+                        print(f"[{label}] {step['step']}: {step['value']}", flush=True)
             if args.ydata_python:
                 for mode, runs in (("minimal", args.runs), ("default", args.ydata_default_runs)):
                     y = ydata_side(args.ydata_python, path, mode, runs, args.ydata_timeout)

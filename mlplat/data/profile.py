@@ -472,13 +472,16 @@ def _categorical_associations(nums: list[_Numeric], cats: list[_Categorical], n:
         eta = np.full((p, len(cats)), np.nan)
         plain = [np.bincount(sh, minlength=k).astype(np.float64) for sh, k in zip(shifted, sizes, strict=True)]
         for i, num in enumerate(nums):
-            present = ~np.isnan(num.values)
-            x = np.where(present, num.values - num.mean, 0.0)
+            absent = np.isnan(num.values)
+            x = num.values - num.mean
+            gaps = np.flatnonzero(absent) if num.n_valid < n else None
+            if gaps is not None:
+                x[gaps] = 0.0
             xx = x * x
-            w = present.astype(np.float64) if num.n_valid < n else None
             for j, sh in enumerate(shifted):
                 k = sizes[j]
-                counts = plain[j] if w is None else np.bincount(sh, weights=w, minlength=k)
+                # per-category counts of present values: all rows minus the (few) rows with a gap
+                counts = plain[j] if gaps is None else plain[j] - np.bincount(sh[gaps], minlength=k)
                 eta[i, j] = _correlation_ratio(np.bincount(sh, weights=x, minlength=k)[:-1],
                                                np.bincount(sh, weights=xx, minlength=k)[:-1], counts[:-1])
             progress("correlation ratio", i + 1, p)
