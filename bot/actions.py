@@ -106,7 +106,7 @@ class ActionsMixin:
             if p.is_file():
                 reply.upload(p.read_bytes(), p.name, p.name, thread_ts=ts, channel=channel)
         with self.store.write() as conn:
-            from mlplat.governance import audit
+            from mlplat.tracking import audit
 
             audit.append(conn, actor="mlplat-bot", source=SOURCE, action="alert.delivered", object_type="alert",
                          object_id=key[:200], payload={"channel": channel, "ts": ts})

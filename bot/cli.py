@@ -50,10 +50,10 @@ def cmd_bot(args: argparse.Namespace) -> int:
     set_notifier(FanOut(runtime.notifier, LogFileNotifier()))
     scheduler = None
     if args.scheduler:
-        from mlplat import ops
+        from mlplat.scheduling.runner import start
 
         # after set_notifier: every scheduled job asks for the current notifier when it runs
-        scheduler = ops.start_scheduler(blocking=False)
+        scheduler = start(blocking=False)
         print(f"mlplat bot: scheduler running {len(scheduler.get_jobs())} job(s)", file=sys.stderr)
     try:
         _serve(runtime, mode, tokens, args)

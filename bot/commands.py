@@ -43,7 +43,7 @@ class Bot(ActionsMixin):
 
     # -- audit -------------------------------------------------------------------------
     def audit(self, user: str, action: str, object_id: str, payload: dict[str, Any]) -> None:
-        from mlplat.governance import audit
+        from mlplat.tracking import audit
 
         with self.store.write() as conn:
             audit.append(conn, actor=user, source=SOURCE, action=action, object_type="slack", object_id=object_id,
@@ -385,7 +385,7 @@ def _int(text: str, what: str, lo: int, hi: int) -> int:
 def _chart(board: dict, filters: dict, top: int, title: str) -> bytes:
     """The leaderboard PNG from mlplat.ops.leaderboard_chart when present, else the bot's own chart."""
     try:
-        from mlplat.ops.sweeps import leaderboard_chart
+        from mlplat.ops.listing import leaderboard_chart
     except ImportError:
         return render.leaderboard_png(board, title)
     try:

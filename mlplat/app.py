@@ -21,7 +21,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from mlplat.config.compose import conf_dir, setup
-from mlplat.ops.sweeps import register_resolvers as _register_sweep_resolvers
+from mlplat.config.resolvers import register_resolvers as _register_sweep_resolvers
 
 log = logging.getLogger("mlplat")
 setup()
@@ -89,7 +89,7 @@ def task(cfg: DictConfig) -> float:
         with Heartbeat(ops.open_store(plain["tracking"]), invocation):
             outcome = ops.run_experiment(plain, ctx)
     except Exception as exc:
-        from mlplat.engine import one_line
+        from mlplat.errors import one_line
 
         run_id = getattr(exc, "mlplat_run_id", None)
         log.error("%s%s", f"run {run_id} failed: " if run_id else "", one_line(exc))

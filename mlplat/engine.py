@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlplat.errors import ConfigError, MlplatError, TargetError
+from mlplat.errors import ConfigError, MlplatError, TargetError, one_line
 
 log = logging.getLogger("mlplat.engine")
 
@@ -257,16 +257,6 @@ def _data_profile_artifact(run_dir: Path, df: pd.DataFrame, dataset: dict, task:
         log.warning("data profile not computed: %s", one_line(exc))
         return []
     return [art.write_json(run_dir, "data_profile.json", {**summary_of(profile), "fingerprint": fingerprint})]
-
-
-def one_line(exc: BaseException) -> str:
-    """The user-facing line for an exception (our own messages are already one line)."""
-    if isinstance(exc, MlplatError):
-        return str(exc)
-    if isinstance(exc, KeyboardInterrupt):
-        return "interrupted"
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".strip()
 
 
 __all__ = ["RunContext", "RunOutcome", "run_experiment", "prepare_xy", "build_pipeline", "ConfigError"]

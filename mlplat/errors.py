@@ -70,7 +70,18 @@ class BotError(MlplatError):
     """Chat text was refused or a Slack setting is missing."""
 
 
+def one_line(exc: BaseException) -> str:
+    """The user-facing line for an exception (our own messages are already one line)."""
+    if isinstance(exc, MlplatError):
+        return str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".strip()
+
+
 __all__ = [
+    "one_line",
     "ArtifactIntegrityError",
     "BotError",
     "ConfigError",
@@ -87,3 +98,4 @@ __all__ = [
     "StoreError",
     "TargetError",
 ]
+

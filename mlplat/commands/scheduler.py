@@ -22,8 +22,7 @@ def register(sub) -> None:
 def cmd_start(args) -> int:
     import logging
 
-    from mlplat import ops
-    from mlplat.scheduling.runner import load_schedule
+    from mlplat.scheduling.runner import load_schedule, start
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     schedule = load_schedule()
@@ -32,16 +31,17 @@ def cmd_start(args) -> int:
     for problem in schedule.problems.values():
         print(f"error: {problem}")
     try:
-        ops.start_scheduler(blocking=True)
+        start(blocking=True)
     except (KeyboardInterrupt, SystemExit):
         pass
     return 0
 
 
 def cmd_list(args) -> int:
-    from mlplat import ops, output
+    from mlplat import output
+    from mlplat.scheduling.runner import list_jobs
 
-    rows = ops.scheduler_jobs()
+    rows = list_jobs()
     if args.format == "json":
         output.emit_json(rows)
         return 1 if any(r["problem"] for r in rows) else 0
@@ -55,9 +55,10 @@ def cmd_list(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from mlplat import ops, output
+    from mlplat import output
+    from mlplat.scheduling.runner import execute
 
-    result = ops.run_scheduled_job(args.job)
+    result = execute(args.job, manual=True)
     if args.format == "json":
         output.emit_json(result)
     else:

@@ -3,7 +3,9 @@
 One code path with the rest of mlplat: the schema check is ``mlplat.data.validation.validate``
 (what `mlplat train` runs, so a finding reads the same), and the distributions are compared
 by ``mlplat.monitoring.drift.check_drift`` over a ``build_profile`` of the reference (what
-`mlplat monitor drift` runs against a registered model's reference profile).
+`mlplat monitor drift` runs against a registered model's reference profile); the operations
+in ``mlplat.ops.data`` run the drift check (the monitor is a layer above this one) and hand
+its result here.
 """
 
 from __future__ import annotations
@@ -13,10 +15,9 @@ from typing import Any
 import pandas as pd
 
 from mlplat.data import validation
-from mlplat.data.profile import profile_frame
 from mlplat.errors import DataError
 
-__all__ = ["compare_frames", "compare_to_state", "drift_columns", "extract_state", "schema_check"]
+__all__ = ["compare_profiles", "drift_columns", "schema_check"]
 
 
 def schema_check(df: pd.DataFrame, dataset: dict[str, Any]) -> dict[str, Any]:
@@ -75,48 +76,22 @@ def _shares(ref: dict[str, Any], cur: dict[str, Any]) -> dict[str, Any]:
             "columns": cols}
 
 
-def extract_state(df: pd.DataFrame, dataset: dict[str, Any] | None) -> dict[str, Any]:
-    """What a later comparison needs of an extract without the extract itself (JSON-serialisable).
+def compare_profiles(reference: dict[str, Any], current: dict[str, Any], *, dataset: dict[str, Any] | None,
+                     declared: dict[str, Any] | None, drift: dict[str, Any]) -> dict[str, Any]:
+    """The comparison of two extracts from their profiles, the declared schema check and the drift result.
 
-    The data profile (schema, shares) and the drift monitor's reference profile of the
-    compared columns; a scheduled ``data_check`` keeps this for the last accepted extract.
+    ``drift`` is ``mlplat.monitoring.drift.check_drift(...).to_dict()`` over the compared
+    columns (the caller runs it: the monitor sits above this layer).
     """
-    from mlplat.monitoring.profile import build_profile
-
-    target = (dataset or {}).get("target")
-    profile = profile_frame(df, target=target if target in df.columns else None, associations=False)
-    numeric, categorical = drift_columns(profile, dataset)
-    return {"format": "mlplat.extract-state", "version": 1, "data_profile": profile,
-            "drift_profile": build_profile(df, numeric=numeric, categorical=categorical)}
-
-
-def compare_to_state(state: dict[str, Any], current: pd.DataFrame, *, dataset: dict[str, Any] | None,
-                     drift_config: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Schema (declared and observed), shares and drift of ``current`` against an extract's state."""
-    from mlplat.monitoring.drift import check_drift
-
-    ref_p, reference_profile = state["data_profile"], state["drift_profile"]
-    target = ref_p.get("target")
-    cur_p = profile_frame(current, target=target if target in current.columns else None, associations=False)
-    compared = set(reference_profile["features"])
-    drift = check_drift(reference_profile, current[[c for c in current.columns if c in compared]],
-                        config=drift_config).to_dict()
-    declared = schema_check(current, dataset) if dataset else None
-    diff = _schema_diff(ref_p, cur_p)
+    diff = _schema_diff(reference, current)
     broken = (declared is not None and not declared["ok"]) or bool(diff["removed"]) or bool(diff["dtype_changed"])
     # one drifted column is a finding for an extract (the monitor's dataset-level share is in drift)
     drifted = drift["status"] == "drift" or drift["n_drifted"] > 0
     status = "schema" if broken else "drift" if drifted else "warn" if drift["status"] != "ok" else "ok"
     return {
-        "status": status, "dataset": (dataset or {}).get("name"), "target": target,
+        "status": status, "dataset": (dataset or {}).get("name"), "target": reference.get("target"),
         "schema": {"declared": declared, **diff},
-        "shares": _shares(ref_p, cur_p),
+        "shares": _shares(reference, current),
         "drift": drift,
-        "warnings": {"reference": ref_p["warnings"], "current": cur_p["warnings"]},
+        "warnings": {"reference": reference["warnings"], "current": current["warnings"]},
     }
-
-
-def compare_frames(reference: pd.DataFrame, current: pd.DataFrame, *, dataset: dict[str, Any] | None,
-                   drift_config: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Schema (declared and observed), shares and drift of ``current`` against ``reference``."""
-    return compare_to_state(extract_state(reference, dataset), current, dataset=dataset, drift_config=drift_config)

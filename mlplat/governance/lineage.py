@@ -55,9 +55,9 @@ def _check(label: str, store_value: Any, audit_value: Any) -> dict[str, Any]:
 
 def lineage(store: Store, ref: str) -> dict[str, Any]:
     """The full chain for ``ref`` (``churn``, ``churn:3`` or ``churn@production``)."""
-    from mlplat.governance import audit as audit_mod
     from mlplat.registry import versions
     from mlplat.registry.schema import alias_history, approval_requests, approvals
+    from mlplat.tracking import audit as audit_mod
     from mlplat.tracking.runs import get_run
 
     with store.read() as conn:

@@ -271,7 +271,7 @@ def previous_report(conn: sa.Connection) -> dict[str, Any] | None:
 
 def collect(conn: sa.Connection, *, since: float, until: float, governance: dict | None) -> dict[str, Any]:
     """Every section of the report as plain data (``until`` is "now" for ages and expiries)."""
-    from mlplat.governance import audit as audit_mod
+    from mlplat.tracking import audit as audit_mod
 
     rules = settings(governance)
     production = _production(conn, until, rules)

@@ -18,14 +18,31 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
 from mlplat.errors import MlplatError, MonitoringError
+from mlplat.evaluation.metrics import direction_of
 from mlplat.monitoring.settings import seconds
+from mlplat.tracking import audit
+from mlplat.tracking.schema import run_tags, runs
 
 AGENT = "monitor"  # the actor and source of everything the retraining itself does
+
+
+class Registrar(Protocol):
+    """The registry operations a retraining needs (``mlplat.ops.registry`` is one): passed in by
+    the caller, because monitoring sits below the operations layer and never imports it."""
+
+    def register(self, run_id: str, name: str, *, actor: str, source: str, description: str | None = None,
+                 tags: dict[str, str] | None = None, store=None) -> dict[str, Any]: ...
+
+    def register_best_of_sweep(self, sweep_id: str, name: str | None = None, *, actor: str, source: str,
+                               store=None, policy: dict | None = None) -> dict[str, Any] | None: ...
+
+    def request_promotion(self, name: str, version: int, to: str, *, actor: str, source: str, store=None,
+                          policy: dict | None = None) -> dict[str, Any]: ...
 
 
 def train_args(retrain: dict[str, Any], store, tag: str) -> list[str]:
@@ -39,8 +56,6 @@ def train_args(retrain: dict[str, Any], store, tag: str) -> list[str]:
 
 
 def _tagged_runs(store, tag: str) -> list[dict[str, Any]]:
-    from mlplat.tracking.schema import run_tags, runs
-
     with store.read() as conn:
         rows = conn.execute(sa.select(runs.c.id, runs.c.status, runs.c.primary_metric, runs.c.primary_value,
                                       runs.c.sweep_id)
@@ -50,15 +65,11 @@ def _tagged_runs(store, tag: str) -> list[dict[str, Any]]:
 
 
 def _best(done: list[dict[str, Any]]) -> dict[str, Any]:
-    from mlplat.evaluation.metrics import direction_of
-
     sign = 1.0 if direction_of(done[0]["primary_metric"]) == "maximize" else -1.0
     return max(done, key=lambda r: sign * float(r["primary_value"]))
 
 
 def _audit(store, *, actor: str, source: str, action: str, name: str, payload: dict[str, Any]) -> None:
-    from mlplat.governance import audit
-
     with store.write() as conn:
         audit.append(conn, actor=actor, source=source, action=action, object_type="model", object_id=name,
                      payload=payload)
@@ -70,10 +81,12 @@ def _tail(text: str, n: int = 3) -> str:
 
 
 def run(name: str, retrain: dict[str, Any], *, store, actor: str, source: str, policy: dict[str, Any],
-        reason: str | None = None, check_id: int | None = None) -> dict[str, Any]:
-    """Train, register and request approval, synchronously; every step audited. Never promotes."""
-    from mlplat import ops
+        registry: Registrar, reason: str | None = None, check_id: int | None = None) -> dict[str, Any]:
+    """Train, register and request approval, synchronously; every step audited. Never promotes.
 
+    ``registry`` registers the result and opens the approval request (the caller passes
+    ``mlplat.ops.registry``, so the registry's rules apply as for any front door).
+    """
     target = str(retrain.get("request_to") or "production")
     register_as = str(retrain.get("register_as") or name)
     tp = (policy.get("targets") or {}).get(target)
@@ -98,15 +111,15 @@ def run(name: str, retrain: dict[str, Any], *, store, actor: str, source: str, p
                                   f"{_tail(proc.stderr or proc.stdout)}")
         sweep_ids = {r["sweep_id"] for r in done if r["sweep_id"]}
         if sweep_ids:
-            version = ops.register_best_of_sweep(sweep_ids.pop(), register_as, actor=AGENT, source=AGENT, store=store)
+            version = registry.register_best_of_sweep(sweep_ids.pop(), register_as, actor=AGENT, source=AGENT, store=store)
         else:
             best = _best(done)
-            version = ops.register(best["id"], register_as, actor=AGENT,
+            version = registry.register(best["id"], register_as, actor=AGENT,
                                    source=AGENT, store=store, description=f"retrained by monitoring ({reason or 'manual'})",
                                    tags={"monitor_retrain": tag})
         out.update(run_id=version["run_id"], version=version["version"], runs=len(done))
         try:
-            req = ops.request_promotion(register_as, version["version"], target, actor=AGENT, source=AGENT,
+            req = registry.request_promotion(register_as, version["version"], target, actor=AGENT, source=AGENT,
                                         store=store, policy=policy)
             out["approval"] = {"id": req.get("id"), "status": req.get("status"), "target": target}
         except MlplatError as exc:  # a failed gate is a finding for the approvers, not a crash

@@ -3,36 +3,135 @@
 Each operation takes plain arguments plus who asks and from where, and returns plain
 data; front doors only format. Rules (what may run, who may approve, what a gate needs)
 are enforced here or below, never in a front door, so they hold whichever door is used.
-One module per domain; this package re-exports their public functions so callers write
-``from mlplat import ops; ops.leaderboard(...)``. Submodules import heavy libraries inside
-functions, so importing ``mlplat.ops`` stays cheap.
+One module per domain; callers write ``from mlplat import ops; ops.leaderboard(...)``.
+
+``OPERATIONS`` below says, statically, which module defines each name. A module is
+imported the first time one of its names is used, so `mlplat leaderboard` loads
+``ops.listing`` alone (a few light modules) and not the training, registry or serving
+modules with their libraries; the ``TYPE_CHECKING`` imports let type checkers, editors
+and readers go straight to each definition. A test checks the table against every
+module's ``__all__``.
 """
 
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING, Any
 
-# each domain's operations; a domain adds its module name here
-_SUBMODULES = ("runs", "registry", "serving", "store", "sweeps", "schedule", "governance", "monitoring", "untrusted",
-               "data")
+# name -> the module under mlplat.ops that defines it (a domain adds its names here)
+OPERATIONS: dict[str, str] = {
+    # common: who acts, the config, the store
+    "os_user": "common", "actor_from_env": "common", "compose_plain": "common", "open_store": "common",
+    # listing: read runs and sweeps
+    "leaderboard": "listing", "leaderboard_chart": "listing", "list_runs": "listing", "iter_runs": "listing",
+    "show_run": "listing", "list_sweeps": "listing", "show_sweep": "listing",
+    # runs: check and run training
+    "check_config": "runs", "check_train_overrides": "runs", "run_experiment": "runs", "open_sweep": "runs",
+    "describe_sweep_from_hydra": "runs", "finish_invocation": "runs", "rerun": "runs",
+    # registry: versions, promotions, approvals, the audit trail
+    "register": "registry", "register_best_of_sweep": "registry", "list_models": "registry",
+    "show_model": "registry", "alias_history": "registry", "request_promotion": "registry", "promote": "registry",
+    "approve": "registry", "reject": "registry", "list_approvals": "registry", "show_approval": "registry",
+    "rollback": "registry", "audit_log": "registry", "audit_verify": "registry",
+    # sweeps: what a multirun will launch, crash cleanup, sweep pictures
+    "SweepPlan": "sweeps", "plan_sweep": "sweeps", "check_sweep": "sweeps", "check_ray_address": "sweeps",
+    "mark_stale": "sweeps", "link_optuna_study": "sweeps", "sweep_data": "sweeps", "sweep_plot": "sweeps",
+    "register_resolvers": "sweeps",
+    # store: stats and pruning
+    "store_stats": "store", "prune": "store",
+    # serving: the service, batch prediction, the prediction log
+    "serving_app": "serving", "serve": "serving", "predict_batch": "serving", "read_prediction_log": "serving",
+    # governance: report, lineage, model card
+    "governance_report": "governance", "lineage": "governance", "model_card": "governance",
+    # monitoring: drift, performance, latency, history, retraining
+    "check_drift": "monitoring", "check_performance": "monitoring", "check_latency": "monitoring",
+    "monitor_history": "monitoring", "retrain": "monitoring",
+    # untrusted: the chat allow-list
+    "check_untrusted_overrides": "untrusted",
+    # data: profile, infer, validate and compare datasets; a run's data profile; the scheduled check
+    "profile_dataset": "data", "render_profile": "data", "infer_dataset": "data", "validate_dataset": "data",
+    "compare_dataset": "data", "compare_frames": "data", "compare_to_state": "data", "extract_state": "data",
+    "run_data_profile": "data", "data_check": "data",
+}
+
+if TYPE_CHECKING:  # what the table says, for tools that read imports
+    from mlplat.ops.common import actor_from_env, compose_plain, open_store, os_user
+    from mlplat.ops.data import (
+        compare_dataset,
+        compare_frames,
+        compare_to_state,
+        data_check,
+        extract_state,
+        infer_dataset,
+        profile_dataset,
+        render_profile,
+        run_data_profile,
+        validate_dataset,
+    )
+    from mlplat.ops.governance import governance_report, lineage, model_card
+    from mlplat.ops.listing import (
+        iter_runs,
+        leaderboard,
+        leaderboard_chart,
+        list_runs,
+        list_sweeps,
+        show_run,
+        show_sweep,
+    )
+    from mlplat.ops.monitoring import check_drift, check_latency, check_performance, monitor_history, retrain
+    from mlplat.ops.registry import (
+        alias_history,
+        approve,
+        audit_log,
+        audit_verify,
+        list_approvals,
+        list_models,
+        promote,
+        register,
+        register_best_of_sweep,
+        reject,
+        request_promotion,
+        rollback,
+        show_approval,
+        show_model,
+    )
+    from mlplat.ops.runs import (
+        check_config,
+        check_train_overrides,
+        describe_sweep_from_hydra,
+        finish_invocation,
+        open_sweep,
+        rerun,
+        run_experiment,
+    )
+    from mlplat.ops.serving import predict_batch, read_prediction_log, serve, serving_app
+    from mlplat.ops.store import prune, store_stats
+    from mlplat.ops.sweeps import (
+        SweepPlan,
+        check_ray_address,
+        check_sweep,
+        link_optuna_study,
+        mark_stale,
+        plan_sweep,
+        register_resolvers,
+        sweep_data,
+        sweep_plot,
+    )
+    from mlplat.ops.untrusted import check_untrusted_overrides
 
 
-
-def __getattr__(name: str):
-    """Import domain modules on first use, in order, until one exports ``name``.
-
-    A read-only command (`mlplat leaderboard`) then imports the runs module only, which is
-    part of keeping its whole process under half a second.
-    """
-    for sub in _SUBMODULES:
-        mod = importlib.import_module(f"{__name__}.{sub}")
-        if name in getattr(mod, "__all__", ()):
-            value = getattr(mod, name)
-            globals()[name] = value
-            return value
-    raise AttributeError(f"module {__name__!r} has no operation {name!r}")
+def __getattr__(name: str) -> Any:
+    """Import the module ``OPERATIONS`` names for ``name`` on first use (then cache the value)."""
+    module = OPERATIONS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no operation {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *(a for sub in _SUBMODULES
-                               for a in getattr(importlib.import_module(f"{__name__}.{sub}"), "__all__", ()))})
+    return sorted({*globals(), *OPERATIONS})
+
+
+__all__ = sorted(OPERATIONS)

@@ -7,36 +7,41 @@ Parquet file, a SQL query, or a registered model's training dataset (``churn@pro
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from mlplat.config.compose import conf_dir
+from mlplat.data import report, sources
+from mlplat.data.compare import compare_profiles, drift_columns, schema_check
+from mlplat.data.infer import infer_config
+from mlplat.data.profile import profile_frame
 from mlplat.errors import ConfigError, DataSourceError, MlplatError, TargetError
+from mlplat.files import write_atomic
+from mlplat.ops.common import compose_plain, open_store
+from mlplat.tracking.artifacts import read_verified
 
-__all__ = ["compare_dataset", "data_check", "infer_dataset", "profile_dataset", "render_profile",
-           "run_data_profile", "validate_dataset"]
+__all__ = ["compare_dataset", "compare_frames", "compare_to_state", "data_check", "extract_state", "infer_dataset",
+           "profile_dataset", "render_profile", "run_data_profile", "validate_dataset"]
 
 Progress = Callable[[str, int, int], None]
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 def _dataset(overrides: list[str] | None) -> dict[str, Any]:
-    from mlplat.ops.runs import compose_plain
 
     return compose_plain(list(overrides or []))["dataset"]
 
 
 def _load(dataset: dict[str, Any]):
-    from mlplat.data import sources
-
     return sources.load(dataset)
 
 
 def _read(path: str, role: str):
-    from mlplat.data.sources import read_file
 
-    return read_file(path, role)
+    return sources.read_file(path, role)
 
 
 def _check_target(df, target: str | None, where: str) -> None:
@@ -52,7 +57,7 @@ def _need_rows(df, where: str) -> None:
 
 
 def _model_dataset(ref: str, store) -> tuple[dict[str, Any], str]:
-    from mlplat.ops.runs import open_store
+    # the registry and the store (SQLAlchemy, ~0.4 s) only for --model
     from mlplat.registry import versions
     from mlplat.tracking.runs import get_run
 
@@ -73,7 +78,6 @@ def profile_dataset(*, overrides: list[str] | None = None, input: str | None = N
     ``{"profile", "title", "source", "dataset"}``; the target defaults to the dataset's (a
     file has none unless ``target`` is given).
     """
-    from mlplat.data.profile import profile_frame
 
     if sum(x is not None for x in (input, model)) > 1:
         raise ConfigError("give one of --input FILE or --model NAME@ALIAS (or dataset=NAME overrides), not both")
@@ -100,7 +104,6 @@ def profile_dataset(*, overrides: list[str] | None = None, input: str | None = N
 
 def render_profile(result: dict[str, Any], fmt: str) -> str:
     """``result`` of profile_dataset as html | json | md."""
-    from mlplat.data import report
 
     if fmt == "html":
         return report.to_html(result["profile"], title=result["title"], source=result["source"])
@@ -113,18 +116,17 @@ def render_profile(result: dict[str, Any], fmt: str) -> str:
 
 # ----------------------------------------------------------------------------- infer
 def _relative_to_project(path: Path) -> str:
-    from mlplat.data.sources import project_root
 
     resolved = path.resolve()
     try:
-        return str(resolved.relative_to(project_root()))
+        return str(resolved.relative_to(sources.project_root()))
     except ValueError:
         return str(resolved)
 
 
 def _sql_source(sql: str, url: str, name: str, password_env: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the config to load with now, the source keys written to the file: no password)."""
-    import sqlalchemy as sa
+    import sqlalchemy as sa  # ~0.4 s, only for --sql
 
     try:
         parsed = sa.make_url(url)
@@ -143,9 +145,6 @@ def infer_dataset(*, target: str, name: str, input: str | None = None, sql: str 
                   password_env: str | None = None, task: str | None = None,
                   progress: Progress | None = None) -> dict[str, Any]:
     """Write ``conf/dataset/<name>.yaml`` (or ``output``) from a file or a query; refuses to overwrite without force."""
-    from mlplat.config.compose import conf_dir
-    from mlplat.data.infer import infer_config
-    from mlplat.data.profile import profile_frame
 
     if not NAME.match(name):
         raise ConfigError(f"dataset name {name!r} must be letters, digits, '_', '-' or '.' (it names the file)")
@@ -173,7 +172,6 @@ def infer_dataset(*, target: str, name: str, input: str | None = None, sql: str 
         raise TargetError(f"cannot tell the task from target {target!r} ({profile['columns'][target].get('kind')}): "
                           "pass --task classification or --task regression")
     text = infer_config(profile, name=name, source=source, origin=origin)
-    from mlplat.files import write_atomic
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -184,6 +182,43 @@ def infer_dataset(*, target: str, name: str, input: str | None = None, sql: str 
 
 
 # ----------------------------------------------------------------------------- validate / compare
+def extract_state(df, dataset: dict[str, Any] | None) -> dict[str, Any]:
+    """What a later comparison needs of an extract without the extract itself (JSON-serialisable).
+
+    The data profile (schema, shares) and the drift monitor's reference profile of the
+    compared columns; a scheduled ``data_check`` keeps this for the last accepted extract.
+    """
+    # the monitor's modules (SciPy, ~0.3 s) load only when extracts are compared, not for a profile
+    from mlplat.monitoring.profile import build_profile
+
+    target = (dataset or {}).get("target")
+    profile = profile_frame(df, target=target if target in df.columns else None, associations=False)
+    numeric, categorical = drift_columns(profile, dataset)
+    return {"format": "mlplat.extract-state", "version": 1, "data_profile": profile,
+            "drift_profile": build_profile(df, numeric=numeric, categorical=categorical)}
+
+
+def compare_to_state(state: dict[str, Any], current, *, dataset: dict[str, Any] | None,
+                     drift_config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Schema (declared and observed), shares and drift of ``current`` against an extract's state."""
+    from mlplat.monitoring.drift import check_drift  # SciPy: see extract_state
+
+    reference = state["data_profile"]
+    target = reference.get("target")
+    cur_p = profile_frame(current, target=target if target in current.columns else None, associations=False)
+    compared = set(state["drift_profile"]["features"])
+    drift = check_drift(state["drift_profile"], current[[c for c in current.columns if c in compared]],
+                        config=drift_config).to_dict()
+    declared = schema_check(current, dataset) if dataset else None
+    return compare_profiles(reference, cur_p, dataset=dataset, declared=declared, drift=drift)
+
+
+def compare_frames(reference, current, *, dataset: dict[str, Any] | None,
+                   drift_config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Schema (declared and observed), shares and drift of the frame ``current`` against ``reference``."""
+    return compare_to_state(extract_state(reference, dataset), current, dataset=dataset, drift_config=drift_config)
+
+
 def _current(current: str | None, dataset: dict[str, Any]):
     if current is None:
         return _load(dataset), f"dataset {dataset['name']} ({dataset['source']})"
@@ -192,7 +227,6 @@ def _current(current: str | None, dataset: dict[str, Any]):
 
 def validate_dataset(*, overrides: list[str] | None = None, current: str | None = None) -> dict[str, Any]:
     """The declared schema against a new file (or the declared source itself): the checks `mlplat train` runs."""
-    from mlplat.data.compare import schema_check
 
     dataset = _dataset(overrides)
     df, where = _current(current, dataset)
@@ -202,15 +236,12 @@ def validate_dataset(*, overrides: list[str] | None = None, current: str | None 
 
 def _drift_config(overrides: list[str] | None) -> dict[str, Any]:
     from mlplat.monitoring.settings import drift_config, load
-    from mlplat.ops.runs import compose_plain
 
     return drift_config(load(compose_plain(list(overrides or [])).get("monitor")))
 
 
 def compare_dataset(*, overrides: list[str] | None = None, current: str, reference: str | None = None) -> dict[str, Any]:
     """What changed from the declared dataset (or ``reference`` file) to ``current``: schema, shares, distributions."""
-    from mlplat.data.compare import compare_frames
-
     dataset = _dataset(overrides)
     ref_df = _read(reference, "reference") if reference else _load(dataset)
     cur_df = _read(current, "current")
@@ -224,9 +255,7 @@ def compare_dataset(*, overrides: list[str] | None = None, current: str, referen
 # ----------------------------------------------------------------------------- lineage
 def run_data_profile(run: dict[str, Any]) -> dict[str, Any] | None:
     """The profile summary a run stored beside its fingerprint (``data_profile.json``), None when it has none."""
-    import json
 
-    from mlplat.tracking.artifacts import read_verified
 
     item = next((a for a in run.get("artifacts") or [] if a["name"] == "data_profile.json"), None)
     if item is None:
@@ -249,10 +278,7 @@ def data_check(dataset_name: str, *, state_dir: str | Path, overrides: list[str]
     state stays, so every later extract is compared with the last good one.
     Returns ``{"status": ok | first | schema | drift | warn, ...}``.
     """
-    import json
 
-    from mlplat.data.compare import compare_to_state, extract_state, schema_check
-    from mlplat.files import write_atomic
 
     dataset = _dataset([*list(overrides or []), f"dataset={dataset_name}"])
     df, where = _current(current, dataset)

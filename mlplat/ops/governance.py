@@ -14,21 +14,25 @@ from typing import Any
 
 from mlplat.errors import ConfigError, MlplatError
 from mlplat.files import write_atomic
+from mlplat.governance import card
+from mlplat.governance import lineage as lin
+from mlplat.governance import report as rep
+from mlplat.governance.render import iso
+from mlplat.governance.report_format import RENDERERS
+from mlplat.governance.schema import governance_reports
+from mlplat.ops.common import compose_plain, open_store
+from mlplat.tracking import audit
 
 FORMATS = ("md", "html", "json")
 
 
 def _store(store):
-    from mlplat.ops.runs import open_store
-
     return store or open_store()
 
 
 def _governance(governance: dict | None) -> dict:
     if governance is not None:
         return governance
-    from mlplat.ops.runs import compose_plain
-
     return compose_plain([]).get("governance") or {}
 
 
@@ -54,12 +58,6 @@ def governance_report(*, since: float, fmt: str = "md", output: str | None = Non
     Returns status (ok | warn | error), the one-line summary, the path (None without ``output``,
     then ``content`` holds the rendered text), the stored report id and the full report data.
     """
-    from mlplat.governance import audit
-    from mlplat.governance import report as rep
-    from mlplat.governance.render import iso
-    from mlplat.governance.report_format import RENDERERS
-    from mlplat.governance.schema import governance_reports
-
     _check_format(fmt, FORMATS)
     until = time.time() if until is None else float(until)
     if since >= until:
@@ -87,8 +85,6 @@ def governance_report(*, since: float, fmt: str = "md", output: str | None = Non
 
 def lineage(ref: str, *, store=None) -> dict[str, Any]:
     """Dataset -> run -> config/code -> version -> approvals -> alias changes for ``ref`` (name, name:3, name@alias)."""
-    from mlplat.governance import lineage as lin
-
     data = lin.lineage(_store(store), ref)
     data["chain"] = lin.chain_rows(data)
     return data
@@ -97,8 +93,6 @@ def lineage(ref: str, *, store=None) -> dict[str, Any]:
 def model_card(ref: str, *, fmt: str = "md", output: str | None = None, store=None,
                governance: dict | None = None) -> dict[str, Any]:
     """The model card of ``ref`` rendered as md, html or json; written to ``output`` when given."""
-    from mlplat.governance import card
-
     _check_format(fmt, FORMATS)
     data = card.build(_store(store), ref, _governance(governance))
     content = card.RENDERERS[fmt](data)

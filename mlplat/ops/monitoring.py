@@ -24,7 +24,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
 from mlplat.errors import MonitoringError
+from mlplat.monitoring import alerts, checks
+from mlplat.monitoring import retrain as rt
+from mlplat.monitoring.checks import worst_first
+from mlplat.monitoring.drift import check_drift as run_check
+from mlplat.monitoring.report import to_html
+from mlplat.monitoring.schema import monitor_checks
+from mlplat.monitoring.settings import drift_config, seconds
+from mlplat.ops import registry as registry_ops
 from mlplat.ops.monitoring_inputs import (
     _Context,
     _drift_inputs_from_file,
@@ -51,14 +61,11 @@ from mlplat.ops.monitoring_records import (
     _strip_plots,
     _write,
 )
+from mlplat.registry import versions
 
 
 def _confirmed(ctx: _Context, name: str, needed: int) -> bool:
     """The last ``needed`` drift checks of ``name`` (this one included) all found drift."""
-    import sqlalchemy as sa
-
-    from mlplat.monitoring.schema import monitor_checks
-
     with ctx.store.read() as conn:
         last = conn.execute(sa.select(monitor_checks.c.status).where(
             monitor_checks.c.model == name, monitor_checks.c.kind == "drift")
@@ -67,9 +74,6 @@ def _confirmed(ctx: _Context, name: str, needed: int) -> bool:
 
 
 def _maybe_retrain(ctx: _Context, out: dict[str, Any], actor: str, source: str) -> dict[str, Any] | None:
-    from mlplat.monitoring import alerts, retrain
-    from mlplat.monitoring.settings import seconds
-
     spec = ctx.settings["retrain"]
     if spec["when"] != "drift" or out["status"] != "drift":
         return None
@@ -86,17 +90,15 @@ def _maybe_retrain(ctx: _Context, out: dict[str, Any], actor: str, source: str) 
                                                f"monitor.retrain.cooldown={spec['cooldown']}"}
     reason = f"drift confirmed by check {out['check_id']} ({out['ref']})"
     if spec["wait"]:
-        result = retrain.run(out["model"], spec, store=ctx.store, actor=actor, source=source, policy=ctx.policy,
-                             reason=reason, check_id=out["check_id"])
+        result = rt.run(out["model"], spec, store=ctx.store, actor=actor, source=source, policy=ctx.policy,
+                        registry=registry_ops, reason=reason, check_id=out["check_id"])
         _notify_retrain(result)
         return result
-    return retrain.launch_background(out["model"], spec, store=ctx.store, reports_dir=ctx.settings["reports_dir"],
+    return rt.launch_background(out["model"], spec, store=ctx.store, reports_dir=ctx.settings["reports_dir"],
                                      reason=reason, check_id=out["check_id"])
 
 
 def _notify_retrain(result: dict[str, Any]) -> None:
-    from mlplat.monitoring import alerts
-
     approval = result.get("approval") or {}
     if result.get("status") == "done":
         text = (f"{result['model']}:{result['version']} registered from run {result['run_id']}; approval request "
@@ -122,12 +124,6 @@ def check_drift(name_or_ref: str, *, current: str | None = None, since: float | 
     ``output`` (with ``fmt`` json | html, else by suffix) gets a copy of the report.
     Raises MonitoringError (result in ``exc.result``) when nothing could be checked.
     """
-    from mlplat.monitoring import alerts
-    from mlplat.monitoring.checks import worst_first
-    from mlplat.monitoring.drift import check_drift as run_check
-    from mlplat.monitoring.report import to_html
-    from mlplat.monitoring.settings import drift_config
-
     if (current is None) == (since is None):
         raise MonitoringError("give exactly one of current (a CSV/Parquet file) or since (the start of the "
                               "prediction-log window), e.g. --current batch.parquet or --since 24h")
@@ -203,8 +199,6 @@ def check_performance(name_or_ref: str, *, labels: str, id_column: str | None = 
     that file's id column (default: the dataset's id_column). Status per metric and
     overall: ok | warn | degraded | error.
     """
-    from mlplat.monitoring import alerts, checks
-
     ctx = _Context(monitor, serving, overrides, store)
     version = _resolve_version(ctx.store, name_or_ref, str(ctx.serving.get("alias") or "production"))
     name, v = version["name"], int(version["version"])
@@ -293,9 +287,6 @@ def check_latency(name_or_ref: str, *, since: float, until: float | None = None,
 
     ``name`` covers every version served in the window; ``name:3`` or ``name@alias`` one version.
     """
-    from mlplat.monitoring import alerts, checks
-    from mlplat.registry import versions
-
     ctx = _Context(monitor, serving, overrides, store)
     r = versions.parse_ref(name_or_ref)
     version = None
@@ -335,11 +326,6 @@ def check_latency(name_or_ref: str, *, since: float, until: float | None = None,
 # ----------------------------------------------------------------------------- history and retraining
 def monitor_history(name: str, *, limit: int = 50, kind: str | None = None, store=None) -> list[dict[str, Any]]:
     """Past checks of ``name``, newest first (status overall and per feature, window, report paths)."""
-    import sqlalchemy as sa
-
-    from mlplat.monitoring.schema import monitor_checks
-    from mlplat.registry import versions
-
     if kind is not None and kind not in KINDS:
         raise MonitoringError(f"check kind {kind!r} is not known; use one of {', '.join(KINDS)}")
     store = store or _open_store()
@@ -367,9 +353,6 @@ def retrain(name: str, *, actor: str, source: str, reason: str | None = None, ch
     Never promotes: the new version waits for an approver. The bot's "Retrain" button and
     the background launch after confirmed drift both end here. ``status`` is done | failed.
     """
-    from mlplat.monitoring import retrain as rt
-    from mlplat.registry import versions
-
     ctx = _Context(monitor, {}, overrides, store, policy)
     spec = ctx.settings["retrain"]
     if not (spec["command"] or spec["sweep"]):
@@ -377,7 +360,7 @@ def retrain(name: str, *, actor: str, source: str, reason: str | None = None, ch
                               "train`, e.g. [experiment=churn_baseline]) or monitor.retrain.sweep in conf/monitor")
     with ctx.store.read() as conn:
         versions.resolve(conn, versions.Ref(versions.check_name(name)))
-    result = rt.run(name, spec, store=ctx.store, actor=actor, source=source, policy=ctx.policy,
+    result = rt.run(name, spec, store=ctx.store, actor=actor, source=source, policy=ctx.policy, registry=registry_ops,
                     reason=reason or f"requested by {actor} ({source})", check_id=check_id)
     if notify:
         _notify_retrain(result)

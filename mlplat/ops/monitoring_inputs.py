@@ -7,17 +7,26 @@ import json
 import time
 from typing import Any
 
+import pandas as pd
+import sqlalchemy as sa
+
 from mlplat.errors import MlplatError, MonitoringError
+from mlplat.monitoring import settings as mset
+from mlplat.monitoring.checks import read_table
+from mlplat.ops.common import compose_plain, open_store
+from mlplat.registry import versions
+from mlplat.serving.holder import load_version
+from mlplat.serving.predlog import read_prediction_log
+from mlplat.tracking.artifacts import read_verified
+from mlplat.tracking.runs import get_run
+from mlplat.tracking.schema import artifacts
 
 
 # ----------------------------------------------------------------------------- context
 class _Context:
     """Settings, serving config and store for one operation, composing the config at most once."""
-
     def __init__(self, monitor: dict | None, serving: dict | None, overrides: list[str] | None, store,
                  policy: dict | None = None):
-        from mlplat.monitoring import settings as mset
-
         self._plain: dict | None = None
         self._overrides = list(overrides or [])
         self.settings = mset.load(monitor if monitor is not None else self._composed().get("monitor"))
@@ -27,8 +36,6 @@ class _Context:
 
     def _composed(self) -> dict:
         if self._plain is None:
-            from mlplat.ops.runs import compose_plain
-
             self._plain = compose_plain(self._overrides)
         return self._plain
 
@@ -44,15 +51,11 @@ class _Context:
 
 
 def _open_store():
-    from mlplat.ops.runs import open_store
-
     return open_store()
 
 
 def _resolve_version(store, ref_text: str, default_alias: str) -> dict[str, Any]:
     """``name`` means what the service serves (serving.alias, e.g. production) or else the latest version."""
-    from mlplat.registry import versions
-
     r = versions.parse_ref(ref_text)
     if r.version is None and r.alias is None:
         with store.read() as conn:
@@ -64,11 +67,6 @@ def _resolve_version(store, ref_text: str, default_alias: str) -> dict[str, Any]
 
 def _artifact(store, run_id: str, name: str) -> tuple[bytes | None, str | None]:
     """An artifact's verified bytes, or None and the reason it cannot be used."""
-    import sqlalchemy as sa
-
-    from mlplat.tracking.artifacts import read_verified
-    from mlplat.tracking.schema import artifacts
-
     with store.read() as conn:
         row = conn.execute(sa.select(artifacts).where(artifacts.c.run_id == run_id, artifacts.c.name == name)).first()
     if row is None:
@@ -101,8 +99,6 @@ def _window(since: float | None, until: float | None) -> tuple[float | None, flo
 
 
 def _read_log(ctx: _Context, name: str, since: float | None, until: float):
-    from mlplat.ops.serving import read_prediction_log
-
     try:
         log = read_prediction_log(name, since, root=ctx.log_root)
     except Exception as exc:  # a corrupt Parquet part: say which store, not a traceback
@@ -128,10 +124,6 @@ def _pred_column(version: dict[str, Any], profile: dict | None) -> str:
 
 def _model_predictions(ctx: _Context, version: dict[str, Any], frame, column: str, notes: list[str]):
     """Score ``frame`` with the version's (sha256-verified) model for prediction drift; None if it cannot."""
-    import pandas as pd
-
-    from mlplat.serving.holder import load_version
-
     names = [f["name"] for f in (version.get("signature") or {}).get("inputs") or []]
     missing = [n for n in names if n not in frame.columns]
     if missing:
@@ -155,8 +147,6 @@ def _model_predictions(ctx: _Context, version: dict[str, Any], frame, column: st
 
 def _drift_inputs_from_file(ctx: _Context, version: dict[str, Any], profile: dict | None, path: str,
                             notes: list[str]):
-    from mlplat.monitoring.checks import read_table
-
     frame = read_table(path, "current")
     column = _pred_column(version, profile)
     output_cols = [c for c in frame.columns if str(c) == "prediction" or str(c).startswith("proba.")]
@@ -172,8 +162,6 @@ def _drift_inputs_from_file(ctx: _Context, version: dict[str, Any], profile: dic
 
 def _drift_inputs_from_log(ctx: _Context, version: dict[str, Any], profile: dict | None, since, until,
                            notes: list[str]):
-    import pandas as pd
-
     log = _read_log(ctx, version["name"], since, until)
     if len(log) and "version" in log.columns:
         other = log[log["version"] != version["version"]]
@@ -198,8 +186,6 @@ def _drift_inputs_from_log(ctx: _Context, version: dict[str, Any], profile: dict
 
 # ----------------------------------------------------------------------------- performance
 def _run_dataset(store, version: dict[str, Any]) -> dict[str, Any]:
-    from mlplat.tracking.runs import get_run
-
     try:
         return (get_run(store, version["run_id"]).get("config") or {}).get("dataset") or {}
     except MlplatError:
@@ -230,11 +216,6 @@ def _proba_frame(frame, classes: list[Any] | None):
 
 def _scored_file(ctx: _Context, version: dict[str, Any], path: str, notes: list[str]):
     """A --current file with the model's outputs: its own prediction columns, else scored now."""
-    import pandas as pd
-
-    from mlplat.monitoring.checks import read_table
-    from mlplat.serving.holder import load_version
-
     frame = read_table(path, "current").reset_index(drop=True)
     if "prediction" in frame.columns:
         return frame

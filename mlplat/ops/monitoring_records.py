@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 from mlplat.errors import MonitoringError
 from mlplat.files import write_atomic
+from mlplat.monitoring import alerts
+from mlplat.monitoring.schema import monitor_checks
+from mlplat.monitoring.settings import seconds
 from mlplat.ops.monitoring_inputs import (
     _Context,
 )
+from mlplat.tracking import audit
 
 KINDS = ("drift", "performance", "latency")
 
@@ -40,8 +45,6 @@ def _json_text(obj: Any) -> str:
 
 def _jsonable(obj: Any) -> Any:
     """NaN/inf (e.g. a metric on one class) become None so reports stay strict JSON."""
-    import math
-
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
@@ -54,9 +57,6 @@ def _jsonable(obj: Any) -> Any:
 # ----------------------------------------------------------------------------- recording and alerts
 def _record(ctx: _Context, *, kind: str, out: dict[str, Any], statuses: dict[str, str], summary: dict[str, Any],
             actor: str, source: str) -> int:
-    from mlplat.governance import audit
-    from mlplat.monitoring.schema import monitor_checks
-
     window = out.get("window") or {}
     with ctx.store.write() as conn:
         check_id = conn.execute(monitor_checks.insert().values(
@@ -75,9 +75,6 @@ def _record(ctx: _Context, *, kind: str, out: dict[str, Any], statuses: dict[str
 
 def _alert(ctx: _Context, *, kind: str, out: dict[str, Any], findings: list, title: str) -> dict[str, Any]:
     """Record the findings in the dedup ledger and send the new ones (see mlplat.monitoring.alerts)."""
-    from mlplat.monitoring import alerts
-    from mlplat.monitoring.settings import seconds
-
     alarm = set(ctx.settings["alerts"]["statuses"])
     findings = [f for f in findings if f.status in alarm]
     if not findings:

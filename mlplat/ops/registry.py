@@ -8,38 +8,32 @@ both get the same answers. ``policy`` defaults to the composed ``registry`` conf
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
+import sqlalchemy as sa
+
 from mlplat.errors import ConfigError, NotFound, RegistryError
-
-
-def actor_from_env() -> str:
-    """The acting user for CLI calls: MLPLAT_ACTOR (meant for tests and automation) or the OS user."""
-    from mlplat.ops.runs import os_user
-
-    return os.environ.get("MLPLAT_ACTOR") or os_user()
+from mlplat.ops.common import compose_plain, open_store
+from mlplat.registry import aliases, approvals, versions
+from mlplat.registry import policy as pol
+from mlplat.tracking import audit
+from mlplat.tracking.runs import get_sweep
+from mlplat.tracking.schema import audit_log as audit_table
 
 
 def _store(store):
-    from mlplat.ops.runs import open_store
-
     return store or open_store()
 
 
 def _policy(policy: dict | None) -> dict:
     if policy is not None:
         return policy
-    from mlplat.ops.runs import compose_plain
-
     return compose_plain([])["registry"] or {}
 
 
 def register(run_id: str, name: str, *, actor: str, source: str, description: str | None = None,
              tags: dict[str, str] | None = None, store=None) -> dict[str, Any]:
     """Register the finished run ``run_id`` (or a unique prefix) as the next version of ``name``."""
-    from mlplat.registry import versions
-
     return versions.register(_store(store), run_id, name, actor=actor, source=source, description=description,
                              tags=tags)
 
@@ -51,8 +45,6 @@ def register_best_of_sweep(sweep_id: str, name: str | None = None, *, actor: str
     Returns None when no name is given and auto-registration is disabled in config, so the
     sweep runner can call it unconditionally.
     """
-    from mlplat.tracking.runs import get_sweep
-
     auto = _policy(policy).get("auto_register") or {}
     if name is None:
         if not auto.get("enabled"):
@@ -71,8 +63,6 @@ def register_best_of_sweep(sweep_id: str, name: str | None = None, *, actor: str
 
 
 def list_models(*, store=None) -> list[dict[str, Any]]:
-    from mlplat.registry import versions
-
     return versions.list_models(_store(store))
 
 
@@ -81,8 +71,6 @@ def show_model(ref: str, *, at: float | None = None, store=None) -> dict[str, An
 
     With ``at`` (epoch seconds) and an alias: the version the alias pointed at then.
     """
-    from mlplat.registry import aliases, versions
-
     store = _store(store)
     r = versions.parse_ref(ref)
     if at is not None:
@@ -104,8 +92,6 @@ def show_model(ref: str, *, at: float | None = None, store=None) -> dict[str, An
 
 
 def alias_history(name: str, alias: str | None = None, *, store=None) -> list[dict[str, Any]]:
-    from mlplat.registry import aliases, versions
-
     with _store(store).read() as conn:
         versions.resolve(conn, versions.Ref(versions.check_name(name)))
         return aliases.history(conn, name, alias)
@@ -118,8 +104,6 @@ def request_promotion(name: str, version: int, to: str, *, actor: str, source: s
     Refused (RegistryError naming each failed gate, audited) when a gate fails; applied at
     once when the target needs no approvals.
     """
-    from mlplat.registry import approvals, versions
-
     return approvals.request(_store(store), _policy(policy), versions.Ref(versions.check_name(name),
                                                                           version=int(version)),
                              to, actor=actor, source=source)
@@ -130,16 +114,12 @@ promote = request_promotion
 
 def approve(request_id: str, *, actor: str, source: str, comment: str | None = None, store=None,
             policy: dict | None = None) -> dict[str, Any]:
-    from mlplat.registry import approvals
-
     return approvals.approve(_store(store), _policy(policy), request_id.strip(), actor=actor, source=source,
                              comment=comment)
 
 
 def reject(request_id: str, *, actor: str, source: str, reason: str, store=None,
            policy: dict | None = None) -> dict[str, Any]:
-    from mlplat.registry import approvals
-
     return approvals.reject(_store(store), _policy(policy), request_id.strip(), actor=actor, source=source,
                             reason=reason)
 
@@ -147,16 +127,12 @@ def reject(request_id: str, *, actor: str, source: str, reason: str, store=None,
 def list_approvals(*, actor: str, source: str, status: str | None = None, name: str | None = None,
                    store=None) -> list[dict[str, Any]]:
     """Requests, newest first; pending ones past their expiry are marked expired first (audited)."""
-    from mlplat.registry import approvals
-
     store = _store(store)
     approvals.expire_stale(store, actor=actor, source=source)
     return approvals.list_requests(store, status=status, name=name)
 
 
 def show_approval(request_id: str, *, store=None) -> dict[str, Any]:
-    from mlplat.registry import approvals
-
     with _store(store).read() as conn:
         return approvals.get(conn, request_id.strip())
 
@@ -164,9 +140,6 @@ def show_approval(request_id: str, *, store=None) -> dict[str, Any]:
 def rollback(name: str, *, actor: str, source: str, alias: str = "production", to: int | None = None,
              store=None, policy: dict | None = None) -> dict[str, Any]:
     """Point ``alias`` back at the version it held before the current one (or ``to``, which it held once)."""
-    from mlplat.registry import aliases, versions
-    from mlplat.registry import policy as pol
-
     policy = _policy(policy)
     pol.require_role(policy, actor, policy.get("rollback_roles") or [], f"roll back {name}@{alias}")
     store = _store(store)
@@ -192,31 +165,26 @@ def audit_log(*, object_id: str | None = None, object_type: str | None = None, a
               limit: int = 50, store=None) -> list[dict[str, Any]]:
     """Audit entries, newest first, filtered by action, object type and object: an exact id, or a
     model name, which also matches its versions (``churn:3``) and aliases (``churn@production``)."""
-    import sqlalchemy as sa
-
-    from mlplat.tracking.schema import audit_log as t
-
-    q = sa.select(t).order_by(t.c.seq.desc()).limit(limit)
+    q = sa.select(audit_table).order_by(audit_table.c.seq.desc()).limit(limit)
     if object_id:
-        q = q.where(sa.or_(t.c.object_id == object_id, t.c.object_id.startswith(f"{object_id}:", autoescape=True),
-                           t.c.object_id.startswith(f"{object_id}@", autoescape=True)))
+        t = audit_table.c
+        q = q.where(sa.or_(t.object_id == object_id, t.object_id.startswith(f"{object_id}:", autoescape=True),
+                           t.object_id.startswith(f"{object_id}@", autoescape=True)))
     if object_type:
-        q = q.where(t.c.object_type == object_type)
+        q = q.where(audit_table.c.object_type == object_type)
     if action:
-        q = q.where(t.c.action.startswith(action, autoescape=True))
+        q = q.where(audit_table.c.action.startswith(action, autoescape=True))
     with _store(store).read() as conn:
         return [dict(r._mapping) for r in conn.execute(q)]
 
 
 def audit_verify(*, store=None) -> dict[str, Any]:
     """Walk the hash chain; ``ok`` False names the first entry that was edited, deleted or reordered."""
-    from mlplat.governance import audit
-
     with _store(store).read() as conn:
         v = audit.verify(conn)
     return {"ok": v.ok, "entries": v.entries, "first_bad_seq": v.first_bad_seq, "reason": v.reason}
 
 
-__all__ = ["actor_from_env", "register", "register_best_of_sweep", "list_models", "show_model", "alias_history",
+__all__ = ["register", "register_best_of_sweep", "list_models", "show_model", "alias_history",
            "request_promotion", "promote", "approve", "reject", "list_approvals", "show_approval", "rollback",
            "audit_log", "audit_verify"]

@@ -9,27 +9,30 @@ from __future__ import annotations
 
 from typing import Any
 
+import uvicorn
+
+from mlplat.ops.common import compose_plain, open_store
+from mlplat.registry import versions
+from mlplat.serving.app import create_app
+from mlplat.serving.batch import predict_file
+from mlplat.serving.holder import load_version
+from mlplat.serving.predlog import PredictionLog
+from mlplat.serving.predlog import read_prediction_log as read
+from mlplat.tracking import audit
+
 
 def _serving(serving: dict | None) -> dict:
     if serving is not None:
         return serving
-    from mlplat.ops.runs import compose_plain
-
     return compose_plain([])["serving"]
 
 
 def _store(store):
-    from mlplat.ops.runs import open_store
-
     return store or open_store()
 
 
 def serving_app(names: list[str], *, alias: str | None = None, store=None, serving: dict | None = None):
     """The FastAPI app for ``names`` (checked to be registered); run it with any ASGI server."""
-    from mlplat.registry import versions
-    from mlplat.serving.app import create_app
-    from mlplat.serving.predlog import PredictionLog
-
     serving, store = _serving(serving), _store(store)
     with store.read() as conn:
         for n in names:
@@ -46,10 +49,6 @@ def serving_app(names: list[str], *, alias: str | None = None, store=None, servi
 def serve(names: list[str], *, actor: str, source: str, alias: str | None = None, host: str | None = None,
           port: int | None = None, store=None, serving: dict | None = None) -> dict[str, Any]:
     """Serve ``names`` over HTTP until interrupted (blocks); the start and stop are audited."""
-    import uvicorn
-
-    from mlplat.governance import audit
-
     serving, store = _serving(serving), _store(store)
     app = serving_app(names, alias=alias, store=store, serving=serving)
     host, port = host or serving["host"], int(port if port is not None else serving["port"])
@@ -65,11 +64,6 @@ def serve(names: list[str], *, actor: str, source: str, alias: str | None = None
 def predict_batch(ref: str, input_path: str, output_path: str, *, actor: str, source: str,
                   chunk_rows: int | None = None, store=None, serving: dict | None = None) -> dict[str, Any]:
     """Score a CSV/Parquet file with ``ref`` (``name`` = its production alias, ``name@alias`` or ``name:3``)."""
-    from mlplat.governance import audit
-    from mlplat.registry import versions
-    from mlplat.serving.batch import predict_file
-    from mlplat.serving.holder import load_version
-
     serving, store = _serving(serving), _store(store)
     r = versions.parse_ref(ref)
     if r.version is None and r.alias is None:
@@ -88,9 +82,10 @@ def predict_batch(ref: str, input_path: str, output_path: str, *, actor: str, so
 
 
 def read_prediction_log(name: str, since: float | None = None, *, root: str | None = None):
-    """Logged predictions of ``name`` (pandas DataFrame, see mlplat.serving.predlog for the columns)."""
-    from mlplat.serving.predlog import read_prediction_log as read
-
+    """Logged predictions of ``name`` (pandas DataFrame, see mlplat.serving.predlog for the columns);
+    ``root`` defaults to serving.prediction_log.dir of the config."""
+    if root is None:
+        root = _serving(None)["prediction_log"]["dir"]
     return read(name, since, root=root)
 
 

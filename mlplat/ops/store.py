@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 from mlplat.errors import ConfigError
+from mlplat.ops.common import open_store, os_user
+from mlplat.tracking import maintenance
 
 
 def store_stats(*, store=None) -> dict:
     """Runs by status, sweeps, experiments, database and artifact bytes, schema version."""
-    from mlplat.ops.runs import open_store
-    from mlplat.tracking import maintenance
-
     return maintenance.stats(store or open_store())
 
 
 def prune(*, older_than_s: float, keep_registered: bool = True, dry_run: bool = False, actor: str | None = None,
           source: str = "cli", store=None) -> dict:
     """Delete artifact files of unregistered runs older than ``older_than_s`` (audited unless a dry run)."""
-    from mlplat.ops.runs import open_store, os_user
-    from mlplat.tracking import maintenance
-
     if not keep_registered:
         raise ConfigError("prune never deletes the artifacts of runs a model version references; "
                           "pass --keep-registered to confirm")

@@ -18,7 +18,19 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlalchemy as sa
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf
+
+from mlplat.config.compose import compose, conf_dir, group_options
+from mlplat.config.resolvers import register_resolvers
 from mlplat.errors import ConfigError
+from mlplat.evaluation.metrics import direction_of
+from mlplat.heartbeat import mark_stale_runs, mark_stale_sweeps
+from mlplat.ops.common import open_store
+from mlplat.reports import charts
+from mlplat.tracking import runs as runs_store
+from mlplat.tracking.schema import runs, sweeps
 
 BASIC_SWEEPERS = ("BasicSweeper", "MlplatBasicSweeper")
 OPTUNA_SWEEPER = "MlplatOptunaSweeper"
@@ -36,31 +48,6 @@ PRESET_GROUPS = ("sweep", "launcher")
 RAY_CONNECT_TIMEOUT_S = 3.0
 
 
-def _ray_local(address: Any, value: Any) -> Any:
-    """``value`` when Ray is started by this process (no address), else None (Ray refuses it)."""
-    return value if address in (None, "", "local") else None
-
-
-def _driver_env() -> dict[str, str]:
-    """The MLPLAT_* variables of the process that starts the sweep.
-
-    Ray runs jobs in worker processes that inherit the environment of the Ray node, not of
-    `mlplat train`; without these, a job would not know its sweep (MLPLAT_INVOCATION_ID) and
-    would resolve ${oc.env:MLPLAT_STORE_URL,...} against the node's environment.
-    """
-    return {k: v for k, v in os.environ.items() if k.startswith("MLPLAT_")}
-
-
-def register_resolvers() -> None:
-    """Resolvers the launcher presets use; needed in every process that resolves hydra.launcher."""
-    from omegaconf import OmegaConf
-
-    if not OmegaConf.has_resolver("mlplat_ray_local"):
-        OmegaConf.register_new_resolver("mlplat_ray_local", _ray_local)
-    if not OmegaConf.has_resolver("mlplat_driver_env"):
-        OmegaConf.register_new_resolver("mlplat_driver_env", _driver_env)
-
-
 # -- what a command line will launch ------------------------------------------------------
 @dataclass(frozen=True)
 class SweepPlan:
@@ -75,8 +62,6 @@ class SweepPlan:
 
 
 def _parse(overrides: list[str]) -> list[Any]:
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
     try:
         return OverridesParser.create().parse_overrides(overrides)
     except Exception as exc:
@@ -89,8 +74,6 @@ def _check_presets(parsed: list[Any]) -> None:
     Both groups are optional in the defaults list, and Hydra silently skips a missing option
     of an optional group: without this check `launcher=rey` would run serially without a word.
     """
-    from mlplat.config.compose import conf_dir, group_options
-
     for o in parsed:
         key = o.get_key_element().lstrip("+~")
         if key not in (*PRESET_GROUPS, "hydra/launcher"):
@@ -124,8 +107,6 @@ def _first_values(parsed: list[Any]) -> list[str]:
 
 
 def _hydra_config(overrides: list[str]) -> Any:
-    from mlplat.config.compose import compose
-
     register_resolvers()
     try:
         return compose(_first_values(_parse(overrides)), return_hydra_config=True)
@@ -155,6 +136,8 @@ def _optuna_probes(sweeper: Any, overrides: list[str]) -> tuple[list[list[str]],
     estimator from them is what catches ``model.params.n_estimatorz`` (model params are a free
     dict in the schema) before any trial runs.
     """
+    # deferred: the search-space parser imports Optuna (~0.4 s, more under load), which a grid
+    # sweep's pre-check (and every `mlplat train`, which loads this module) never needs
     from hydra_plugins.mlplat_optuna_sweeper._errors import SearchSpaceError
     from hydra_plugins.mlplat_optuna_sweeper._search_space import parse_search_space
 
@@ -195,8 +178,6 @@ def check_ray_address(address: Any) -> None:
 
 @functools.lru_cache(maxsize=8)
 def _plan(overrides: tuple[str, ...], context: tuple[Any, ...]) -> SweepPlan:  # noqa: ARG001 - cache key
-    from omegaconf import OmegaConf
-
     overrides_list = list(overrides)
     _check_presets(_parse(overrides_list))
     cfg = _hydra_config(overrides_list)
@@ -248,9 +229,6 @@ def check_sweep(overrides: list[str], *, multirun: bool) -> list[list[str]]:
 def mark_stale(*, stale_after_s: float | None = None, store=None) -> dict[str, list[str]]:
     """Runs left 'running' by a killed process become 'crashed', then sweeps whose driver died
     are closed as 'crashed' (see mlplat.heartbeat): {"runs": [...], "sweeps": [...]}."""
-    from mlplat.heartbeat import mark_stale_runs, mark_stale_sweeps
-    from mlplat.ops.runs import open_store
-
     store = store or open_store()
     crashed = mark_stale_runs(store, stale_after_s=stale_after_s)
     return {"runs": crashed, "sweeps": mark_stale_sweeps(store, stale_after_s=stale_after_s)}
@@ -258,8 +236,7 @@ def mark_stale(*, stale_after_s: float | None = None, store=None) -> dict[str, l
 
 def _optuna_study_of(store: Any, sweep_id: str) -> Any:
     """The Optuna study the sweeper ran for ``sweep_id`` in the store's database, else None."""
-    import optuna
-    import sqlalchemy as sa
+    import optuna  # deferred: ~0.4 s; only a sweep's end and its plot read the study
 
     with store.read() as conn:
         if not sa.inspect(conn).has_table("studies"):
@@ -274,9 +251,6 @@ def _optuna_study_of(store: Any, sweep_id: str) -> Any:
 
 def link_optuna_study(sweep_id: str, tracking: dict) -> str | None:
     """Record the name of the sweep's Optuna study (if it ran one in the store) on the sweep row."""
-    from mlplat.ops.runs import open_store
-    from mlplat.tracking.schema import sweeps
-
     store = open_store(tracking)
     study = _optuna_study_of(store, sweep_id)
     if study is None:
@@ -289,10 +263,6 @@ def link_optuna_study(sweep_id: str, tracking: dict) -> str | None:
 # -- pictures ------------------------------------------------------------------------------
 def _trials(store: Any, sweep_id: str) -> list[dict]:
     """Every trial of a sweep with its overrides (for parameter values), in job order."""
-    import sqlalchemy as sa
-
-    from mlplat.tracking.schema import runs
-
     q = (sa.select(runs.c.id, runs.c.job_num, runs.c.status, runs.c.primary_metric, runs.c.primary_value,
                    runs.c.overrides, runs.c.started_at, runs.c.ended_at)
          .where(runs.c.sweep_id == sweep_id).order_by(sa.nulls_last(runs.c.job_num.asc()), runs.c.started_at))
@@ -316,10 +286,6 @@ def _override_values(overrides: list[str]) -> dict[str, Any]:
 
 def sweep_data(sweep_id: str, *, store=None) -> dict:
     """What the sweep plot shows, as plain data: trials, searched keys, direction, importances."""
-    from mlplat.evaluation.metrics import direction_of
-    from mlplat.ops.runs import open_store
-    from mlplat.tracking import runs as runs_store
-
     store = store or open_store()
     sweep = runs_store.get_sweep(store, sweep_id)
     trials = _trials(store, sweep["id"])
@@ -337,7 +303,7 @@ def sweep_data(sweep_id: str, *, store=None) -> dict:
     except Exception:  # Optuna tables in another format or database: the plot goes without
         study = None
     if study is not None:
-        import optuna
+        import optuna  # deferred as in _optuna_study_of
 
         try:
             importances = dict(optuna.importance.get_param_importances(study))
@@ -350,27 +316,8 @@ def sweep_data(sweep_id: str, *, store=None) -> dict:
 
 def sweep_plot(sweep_id: str, *, store=None) -> bytes:
     """PNG: optimisation history, each searched parameter against the metric, parameter importance."""
-    from mlplat.reports import charts
-
     return charts.sweep_png(sweep_data(sweep_id, store=store))
 
 
-def leaderboard_chart(*, metric: str | None = None, stage: str = "cv", filters: dict | None = None,
-                      since: float | None = None, top: int = 10, fmt: str = "png", store=None) -> bytes:
-    """The leaderboard as a PNG or a self-contained HTML page (the files the Slack bot posts)."""
-    from mlplat.ops.runs import leaderboard
-    from mlplat.reports import charts
-
-    if fmt not in ("png", "html"):
-        raise ConfigError(f"leaderboard chart format {fmt!r} is not supported: use png or html")
-    board = leaderboard(metric=metric, stage=stage, filters=filters, since=since, top=top, store=store)
-    title = f"Leaderboard: {board['metric']} ({stage})"
-    if filters and filters.get("sweep_id"):
-        title += f", sweep {str(filters['sweep_id'])[:8]}"
-    if fmt == "png":
-        return charts.leaderboard_png(board["rows"], board["metric"], board["direction"], title=title)
-    return charts.leaderboard_html(board["rows"], board["metric"], board["direction"], title=title)
-
-
 __all__ = ["SweepPlan", "plan_sweep", "check_sweep", "check_ray_address", "mark_stale", "link_optuna_study",
-           "sweep_data", "sweep_plot", "leaderboard_chart", "register_resolvers"]
+           "sweep_data", "sweep_plot", "register_resolvers"]

@@ -17,6 +17,10 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import ChoiceSweep, Glob, IntervalSweep, RangeSweep
+
+from mlplat.config.compose import group_options as conf_group_options
 from mlplat.errors import OverrideRefused
 
 INSTANTIATE_KEYS = ("_target_", "_partial_", "_args_", "_recursive_", "_convert_")
@@ -82,8 +86,6 @@ def _scalar_ok(token: str, key: str, value: Any, bounds: Any) -> None:
 
 def _values(token: str, o) -> list[Any]:
     """Every value an override stands for (a sweep's choices, a range's items, an interval's ends)."""
-    from hydra.core.override_parser.types import ChoiceSweep, Glob, IntervalSweep, RangeSweep
-
     value = o.value()
     if isinstance(value, Glob) or o.value_type is not None and o.value_type.name == "GLOB_CHOICE_SWEEP":
         raise _refuse(token, "`glob()` sweeps are not accepted from chat")
@@ -101,9 +103,7 @@ def check_untrusted_overrides(tokens: list[str], allow: dict[str, Any], *,
     ``group_options(group)`` lists a config group's options (default: the conf tree's files).
     """
     if group_options is None:
-        from mlplat.config.compose import group_options
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
+        group_options = conf_group_options
     groups = set(allow.get("groups") or [])
     params = dict(allow.get("params") or {})
     parser = OverridesParser.create()

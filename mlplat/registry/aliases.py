@@ -13,8 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from mlplat.errors import NotFound, RegistryError
-from mlplat.governance import audit
 from mlplat.registry.schema import alias_history, model_aliases
+from mlplat.tracking import audit
 from mlplat.tracking.store import now
 
 

@@ -19,10 +19,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from mlplat.errors import MlplatError, NotFound, PermissionDenied, RegistryError
-from mlplat.governance import audit
 from mlplat.registry import aliases, versions
 from mlplat.registry import policy as pol
 from mlplat.registry.schema import approval_requests, approvals
+from mlplat.tracking import audit
 from mlplat.tracking.schema import runs
 from mlplat.tracking.store import Store, now
 

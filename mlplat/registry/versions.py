@@ -15,8 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from mlplat.errors import NotFound, RegistryError
-from mlplat.governance import audit
 from mlplat.registry.schema import model_aliases, model_versions, registered_models
+from mlplat.tracking import audit
 from mlplat.tracking.store import Store, now
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")

@@ -14,8 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
+from mlplat import ops
 from mlplat.errors import ConfigError, MlplatError
+from mlplat.evaluation.metrics import DEFAULT_PRIMARY
 from mlplat.scheduling.triggers import parse_every
+from mlplat.tracking.schema import runs
 
 ACTOR = "scheduler"
 SOURCE = "schedule"
@@ -38,15 +43,11 @@ def _seconds(params: dict, key: str, default: str) -> float:
 
 
 def _production_models() -> list[tuple[str, int]]:
-    from mlplat import ops
-
     return [(m["name"], m["aliases"]["production"]) for m in ops.list_models() if "production" in m.get("aliases", {})]
 
 
 def drift_check(params: dict, ctx: JobContext) -> str:
     """A drift check per production model over its recent prediction log."""
-    from mlplat import ops
-
     if not hasattr(ops, "check_drift"):
         raise MlplatError("drift checks need the monitoring operations (mlplat.ops.check_drift), which are not installed")
     models = params.get("models") or [name for name, _ in _production_models()]
@@ -61,8 +62,6 @@ def drift_check(params: dict, ctx: JobContext) -> str:
 
 
 def governance_report(params: dict, ctx: JobContext) -> str:
-    from mlplat import ops
-
     if not hasattr(ops, "governance_report"):
         raise MlplatError("the governance report operation (mlplat.ops.governance_report) is not installed")
     fmt = str(params.get("format", "md"))
@@ -76,12 +75,6 @@ def governance_report(params: dict, ctx: JobContext) -> str:
 
 def leaderboard_digest(params: dict, ctx: JobContext) -> str:
     """The window's best runs per experiment, as a table (and the PNG chart when available)."""
-    import sqlalchemy as sa
-
-    from mlplat import ops
-    from mlplat.evaluation.metrics import DEFAULT_PRIMARY
-    from mlplat.tracking.schema import runs
-
     since = time.time() - _seconds(params, "since", "7d")
     top = int(params.get("top", 5))
     store = ops.open_store()
@@ -108,8 +101,6 @@ def leaderboard_digest(params: dict, ctx: JobContext) -> str:
 
 
 def stale_model_check(params: dict, ctx: JobContext) -> str:
-    from mlplat import ops
-
     max_age = _seconds(params, "max_age", "90d")
     stale = []
     for name, version in _production_models():
@@ -124,8 +115,6 @@ def stale_model_check(params: dict, ctx: JobContext) -> str:
 
 
 def audit_verify(params: dict, ctx: JobContext) -> str:
-    from mlplat import ops
-
     result = ops.audit_verify()
     if not result.get("ok"):
         ctx.notifier.notify({"kind": "audit", "title": "Audit trail does not verify", "status": "error",

@@ -16,13 +16,25 @@ import os
 import socket
 import threading
 import uuid
+import zoneinfo
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_STOPPED
+from apscheduler.schedulers.blocking import BlockingScheduler
 
-from mlplat.errors import ConfigError, MlplatError
+from mlplat import ops
+from mlplat.errors import ConfigError, MlplatError, one_line
+from mlplat.notify import get_notifier
+from mlplat.scheduling.jobs import JOB_TYPES, JobContext, job_type
+from mlplat.scheduling.schema import schedule_runs
+from mlplat.scheduling.triggers import build_trigger, current_slot, parse_every
+from mlplat.tracking import audit
+from mlplat.tracking.store import now
 
 log = logging.getLogger("mlplat.scheduler")
 JOBSTORE_TABLE = "apscheduler_jobs"
@@ -47,9 +59,6 @@ class Schedule:
 
 
 def _check_job(name: str, spec: dict, cfg: dict) -> JobSpec:
-    from mlplat.scheduling.jobs import job_type
-    from mlplat.scheduling.triggers import build_trigger
-
     where = f"conf/schedule job {name!r}"
     if not isinstance(spec, dict) or "type" not in spec or "trigger" not in spec:
         raise ConfigError(f"{where}: needs 'type' and 'trigger' keys")
@@ -59,8 +68,6 @@ def _check_job(name: str, spec: dict, cfg: dict) -> JobSpec:
     _check_params(params, where)
     models = params.get("models") or []
     if models:
-        from mlplat import ops
-
         known = {m["name"] for m in ops.list_models()}
         unknown = [m for m in models if m not in known]
         if unknown:
@@ -79,8 +86,6 @@ REPORT_FORMATS = ("md", "html", "json")
 
 
 def _check_params(params: dict, where: str) -> None:
-    from mlplat.scheduling.triggers import parse_every
-
     for key in DURATION_PARAMS:
         if key in params:
             parse_every(str(params[key]), f"{where} param {key}")
@@ -115,14 +120,9 @@ def _check_writable(directory: Path, where: str) -> None:
 
 def load_schedule(overrides: list[str] | None = None) -> Schedule:
     """The declared schedule; a bad job is reported in ``problems`` and the others still load."""
-    from mlplat import ops
-    from mlplat.scheduling.triggers import parse_every
-
     cfg = ops.compose_plain(list(overrides or [])).get("schedule") or {}
     tz = str(cfg.get("timezone", "UTC"))
     try:
-        import zoneinfo
-
         zoneinfo.ZoneInfo(tz)
     except Exception as exc:
         raise ConfigError(f"schedule.timezone={tz!r} is not a time zone name (e.g. UTC, Europe/Paris)") from exc
@@ -138,9 +138,6 @@ def load_schedule(overrides: list[str] | None = None) -> Schedule:
 
 def _claim(store, job: str, slot: str) -> int | None:
     """Insert the (job, slot) row; None when another process already has it."""
-    from mlplat.scheduling.schema import schedule_runs
-    from mlplat.tracking.store import now
-
     try:
         with store.write() as conn:
             result = conn.execute(schedule_runs.insert().values(
@@ -152,15 +149,6 @@ def _claim(store, job: str, slot: str) -> int | None:
 
 def execute(job: str, *, manual: bool = False, overrides: list[str] | None = None, notifier=None) -> dict:
     """Run one job now (manual) or for its current fire slot (scheduled). Never raises for job errors."""
-    from mlplat import ops
-    from mlplat.engine import one_line
-    from mlplat.governance import audit
-    from mlplat.notify import get_notifier
-    from mlplat.scheduling.jobs import JOB_TYPES, JobContext
-    from mlplat.scheduling.schema import schedule_runs
-    from mlplat.scheduling.triggers import current_slot
-    from mlplat.tracking.store import now
-
     schedule = load_schedule(overrides)
     spec = next((j for j in schedule.jobs if j.name == job), None)
     if spec is None:
@@ -223,8 +211,6 @@ def _no_pass_after_shutdown(cls):
     missed run (e.g. one waiting to be coalesced at start-up) is silently lost. Skipping
     that pass keeps the run due for the next start.
     """
-    from apscheduler.schedulers.base import STATE_STOPPED
-
     class Guarded(cls):
         def _process_jobs(self):
             if self.state == STATE_STOPPED:
@@ -237,12 +223,6 @@ def _no_pass_after_shutdown(cls):
 
 def build_scheduler(schedule: Schedule, *, blocking: bool):
     """A configured (not started) APScheduler with the persistent job store."""
-    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-    from apscheduler.schedulers.background import BackgroundScheduler
-    from apscheduler.schedulers.blocking import BlockingScheduler
-
-    from mlplat import ops
-
     store = ops.open_store()
     cls = _no_pass_after_shutdown(BlockingScheduler if blocking else BackgroundScheduler)
     scheduler = cls(jobstores={"default": SQLAlchemyJobStore(engine=store.writer, tablename=JOBSTORE_TABLE)},
@@ -283,8 +263,6 @@ def start(*, blocking: bool = True, overrides: list[str] | None = None):
 
 
 def _reconcile_offline(schedule: Schedule) -> None:
-    from apscheduler.schedulers.background import BackgroundScheduler
-
     temp = build_scheduler(schedule, blocking=False)
     assert isinstance(temp, BackgroundScheduler)  # started paused: it never runs a job, it only edits the store
     temp.start(paused=True)
@@ -296,9 +274,6 @@ def _reconcile_offline(schedule: Schedule) -> None:
 
 def list_jobs(overrides: list[str] | None = None) -> list[dict]:
     """Declared jobs with trigger, next fire time, and the last recorded run."""
-    from mlplat import ops
-    from mlplat.scheduling.schema import schedule_runs
-
     schedule = load_schedule(overrides)
     store = ops.open_store()
     nexts: dict[str, float] = {}

@@ -8,16 +8,19 @@ at or before now, which is what the database lock is keyed on.
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from typing import Any
 
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from mlplat.durations import seconds
 from mlplat.errors import ConfigError
 
 EPOCH = dt.datetime(2020, 1, 1)
 
 
 def parse_every(text: str, where: str) -> dt.timedelta:
-    from mlplat.durations import seconds
-
     value = seconds(text) if str(text).strip()[:-1].isdigit() else None  # whole numbers only
     if value is None:
         raise ConfigError(f"{where}: malformed duration {text!r}; use e.g. 90s, 30m, 6h, 7d, 2w")
@@ -29,9 +32,6 @@ def parse_every(text: str, where: str) -> dt.timedelta:
 
 def build_trigger(spec: Any, timezone: str, where: str):
     """An APScheduler trigger for {cron: "..."} or {every: "6h"}; one clear error otherwise."""
-    from apscheduler.triggers.cron import CronTrigger
-    from apscheduler.triggers.interval import IntervalTrigger
-
     spec = dict(spec or {})
     if set(spec) == {"cron"}:
         try:
@@ -41,8 +41,6 @@ def build_trigger(spec: Any, timezone: str, where: str):
                               "use 5 fields: minute hour day month day-of-week, e.g. '0 8 * * mon'") from exc
     if set(spec) == {"every"}:
         delta = parse_every(spec["every"], where)
-        import zoneinfo
-
         tz = zoneinfo.ZoneInfo(timezone)
         return IntervalTrigger(seconds=int(delta.total_seconds()), start_date=EPOCH.replace(tzinfo=tz), timezone=tz)
     raise ConfigError(f"{where}: trigger must be {{cron: '<crontab>'}} or {{every: '<duration>'}}, got {spec}")
@@ -50,8 +48,6 @@ def build_trigger(spec: Any, timezone: str, where: str):
 
 def current_slot(trigger, now: dt.datetime) -> str:
     """The latest fire time at or before ``now`` (ISO string), identical across processes."""
-    from apscheduler.triggers.interval import IntervalTrigger
-
     if isinstance(trigger, IntervalTrigger):
         step = trigger.interval.total_seconds()
         start = trigger.start_date

@@ -18,6 +18,7 @@ rows new items are dropped and counted (``dropped``), never blocking a request.
 from __future__ import annotations
 
 import collections
+import itertools
 import logging
 import os
 import threading
@@ -26,6 +27,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 log = logging.getLogger("mlplat.serving.predlog")
@@ -120,10 +122,6 @@ class PredictionLog:
     @staticmethod
     def _group_frame(items: list, classes: tuple | None) -> pd.DataFrame:
         """The rows of requests that share input columns and classes, in arrival order."""
-        import itertools
-
-        import numpy as np
-
         counts = [len(it[6]) for it in items]
         columns: dict[str, Any] = {
             "ts": np.repeat([it[0] for it in items], counts),
@@ -150,15 +148,12 @@ class PredictionLog:
             self._thread.join(timeout)
 
 
-def read_prediction_log(name: str, since: float | None = None, *, root: str | Path | None = None) -> pd.DataFrame:
+def read_prediction_log(name: str, since: float | None = None, *, root: str | Path) -> pd.DataFrame:
     """Every logged prediction of model ``name`` with ``ts >= since``, oldest first (empty frame if none).
 
-    ``root`` defaults to serving.prediction_log.dir of the composed config.
+    ``root`` is serving.prediction_log.dir (``mlplat.ops.read_prediction_log`` defaults it
+    from the config).
     """
-    if root is None:
-        from mlplat.ops.runs import compose_plain
-
-        root = compose_plain([])["serving"]["prediction_log"]["dir"]
     directory = Path(root) / name
     files = []
     for p in sorted(directory.glob("part-*.parquet")) if directory.is_dir() else []:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from mlplat.governance import audit
+from mlplat.tracking import audit
 from mlplat.tracking.schema import artifacts, audit_log, experiments, runs, sweeps
 from mlplat.tracking.store import Store, now
 

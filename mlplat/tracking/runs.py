@@ -19,8 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from mlplat.errors import NotFound, StoreError
-from mlplat.governance import audit
-from mlplat.tracking import queries
+from mlplat.tracking import audit, queries
 from mlplat.tracking.queries import LIST_COLUMNS, LIST_FILTERS, check_page
 from mlplat.tracking.schema import (
     METRIC_RUN_COLUMNS,

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from mlplat.data.compare import compare_frames
 from mlplat.data.profile import profile_frame
 from mlplat.data.warnings import find_warnings
 from tests.conftest import REPO
@@ -131,6 +130,7 @@ def test_every_warning_names_its_column_and_figure():
 def test_compare_uses_the_monitor_statistics_and_the_train_schema_check():
     from mlplat.monitoring.drift import check_drift
     from mlplat.monitoring.profile import build_profile
+    from mlplat.ops import compare_frames
 
     df = pd.read_csv(REPO / "data" / "churn.csv")
     import yaml

@@ -16,7 +16,7 @@ import sys
 import sqlalchemy as sa
 from waiting import wait_until
 
-from mlplat.scheduling.runner import JOBSTORE_TABLE
+from mlplat.scheduling.runner import JOBSTORE_TABLE, execute, list_jobs
 
 DAILY = {"cron": "0 3 * * *"}
 WEEKLY = {"cron": "0 3 * * mon"}
@@ -48,7 +48,6 @@ def _start(**kw):
 
 
 def test_restart_keeps_stored_jobs_their_next_run_time_and_last_run(sched):
-    from mlplat import ops
 
     sched.write_schedule({"audit_check": {"type": "audit_verify", "trigger": DAILY},
                           "stale": {"type": "stale_model_check", "trigger": WEEKLY, "params": {"max_age": "30d"}}})
@@ -58,7 +57,7 @@ def test_restart_keeps_stored_jobs_their_next_run_time_and_last_run(sched):
         assert first is not None and first > dt.datetime.now(dt.UTC).timestamp()
     finally:
         scheduler.shutdown(wait=True)
-    assert ops.run_scheduled_job("audit_check")["status"] == "ok"
+    assert execute("audit_check", manual=True)["status"] == "ok"
 
     # an odd next fire time only the job store can know: a restart must keep it, not recompute it
     kept = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(hours=5, minutes=17)
@@ -71,7 +70,7 @@ def test_restart_keeps_stored_jobs_their_next_run_time_and_last_run(sched):
         assert _stored_next(sched, "audit_check") == kept.timestamp()
         ids = {r[0] for r in sched.query(f"SELECT id FROM {JOBSTORE_TABLE}")}
         assert ids == {"audit_check", "digest"}
-        listed = {r["job"]: r for r in ops.scheduler_jobs()}
+        listed = {r["job"]: r for r in list_jobs()}
         assert listed["audit_check"]["next_run"] == kept.timestamp()
         assert listed["audit_check"]["last_status"] == "ok"
         assert listed["digest"]["last_status"] is None
@@ -105,7 +104,7 @@ def test_failing_job_is_recorded_and_alerted_and_the_others_still_run(sched, rec
     sched.write_schedule({"audit_check": {"type": "audit_verify", "trigger": {"every": "1s"}},
                           "stale": {"type": "stale_model_check", "trigger": {"every": "1s"}}})
     ops.open_store()
-    assert ops.run_scheduled_job("audit_check")["status"] == "ok"  # writes audit entries to tamper with
+    assert execute("audit_check", manual=True)["status"] == "ok"  # writes audit entries to tamper with
     with sched.store().write() as conn:
         conn.execute(sa.text("UPDATE audit_log SET actor = 'mallory' WHERE seq = 1"))
     scheduler = _start()
@@ -150,9 +149,8 @@ def test_bad_jobs_are_reported_in_one_line_each_and_the_others_still_scheduled(s
                      "params": {"reports_dir": str(blocker / "reports")}},
         "bad_window": {"type": "drift_check", "trigger": DAILY, "params": {"window": "a while"}},
     })
-    from mlplat import ops
 
-    rows = {r["job"]: r for r in ops.scheduler_jobs()}
+    rows = {r["job"]: r for r in list_jobs()}
     assert rows["good"]["problem"] is None and rows["good"]["next_run"] is not None
     problems = {name: rows[name]["problem"] for name in rows if name != "good"}
     assert "invalid cron expression '61 * * * *'" in problems["bad_cron"]

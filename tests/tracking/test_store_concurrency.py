@@ -9,8 +9,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from mlplat.governance import audit
-from mlplat.tracking import runs
+from mlplat.tracking import audit, runs
 
 WRITER = textwrap.dedent("""
     import sys

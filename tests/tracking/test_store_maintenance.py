@@ -10,9 +10,8 @@ import sqlalchemy as sa
 from alembic import command
 from store_helpers import record, start
 
-from mlplat.governance import audit
 from mlplat.tracking import artifacts as art
-from mlplat.tracking import maintenance, runs
+from mlplat.tracking import audit, maintenance, runs
 from mlplat.tracking.schema import artifacts
 from mlplat.tracking.store import Store
 

@@ -1,0 +1,106 @@
+"""Read operations on runs and sweeps: leaderboards, listings, one run, one sweep.
+
+`mlplat leaderboard` and `mlplat runs list` import this module and nothing heavier: their
+rows come straight over the database driver (mlplat.tracking.direct) when that path is
+certain to answer. What needs the Store (and so SQLAlchemy) or draws charts imports those
+where it is used, each with its cost named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import partial
+from typing import Any
+
+from mlplat.errors import ConfigError
+from mlplat.evaluation.metrics import DEFAULT_PRIMARY, get_metric
+from mlplat.ops.common import default_tracking, open_store
+from mlplat.tracking import direct, queries
+
+
+def _store_runs():
+    # SQLAlchemy (~0.3 s to import, more under load): only on the Store's path, which the
+    # leaderboard and the run listing take only when a direct read cannot answer
+    from mlplat.tracking import runs
+
+    return runs
+
+
+def _rows(query, *, store, url: str | None) -> list[dict]:
+    """The rows of ``query`` (tracking.queries): given no open ``store``, straight over the
+    database driver (the store at ``url``, else the config's tracking.url), so a one-shot
+    command never imports SQLAlchemy; when that path is not certain to answer (see
+    tracking.direct), through the Store, which runs the same SQL."""
+    if store is None:
+        rows = direct.read_rows(url or str(default_tracking()["url"]), query)
+        if rows is not None:
+            return rows
+        store = open_store(url=url)
+    return _store_runs().query_rows(store, query)
+
+
+def leaderboard(*, metric: str | None = None, stage: str = "cv", filters: dict | None = None,
+                since: float | None = None, top: int = 10, store=None, url: str | None = None) -> dict:
+    """Runs ranked by ``metric``: {metric, direction, rows} (read as _rows says)."""
+    if metric is None:
+        metric = DEFAULT_PRIMARY["classification"]
+    m = get_metric(metric)
+    if top < 1:
+        raise ConfigError(f"--top must be at least 1 (got {top})")
+    rows = _rows(partial(queries.leaderboard, metric=metric, greater_is_better=m.greater_is_better, stage=stage,
+                         filters=filters, since=since, top=top), store=store, url=url)
+    return {"metric": metric, "direction": m.direction,
+            "rows": queries.ranked(rows, metric=metric, direction=m.direction)}
+
+
+def leaderboard_chart(*, metric: str | None = None, stage: str = "cv", filters: dict | None = None,
+                      since: float | None = None, top: int = 10, fmt: str = "png", store=None) -> bytes:
+    """The leaderboard as a PNG or a self-contained HTML page (the files the Slack bot posts)."""
+    # deferred: the chart and page modules load Jinja2 (~40 ms) and, drawing, matplotlib
+    # (~0.5 s); a text leaderboard imports this module too and needs neither
+    from mlplat.reports import charts
+
+    if fmt not in ("png", "html"):
+        raise ConfigError(f"leaderboard chart format {fmt!r} is not supported: use png or html")
+    board = leaderboard(metric=metric, stage=stage, filters=filters, since=since, top=top, store=store)
+    title = f"Leaderboard: {board['metric']} ({stage})"
+    if filters and filters.get("sweep_id"):
+        title += f", sweep {str(filters['sweep_id'])[:8]}"
+    if fmt == "png":
+        return charts.leaderboard_png(board["rows"], board["metric"], board["direction"], title=title)
+    return charts.leaderboard_html(board["rows"], board["metric"], board["direction"], title=title)
+
+
+def list_runs(*, filters: dict | None = None, since: float | None = None, page: int = 1, page_size: int = 20,
+              store=None, url: str | None = None) -> list[dict]:
+    """One page of runs, newest first (read as _rows says)."""
+    queries.check_page(page, page_size)
+    return _rows(partial(queries.list_runs, filters=filters, since=since, limit=page_size,
+                         offset=(page - 1) * page_size), store=store, url=url)
+
+
+def iter_runs(*, filters: dict | None = None, since: float | None = None, store=None) -> Iterable[dict]:
+    """Every matching run, newest first, read in batches: for streaming a whole listing."""
+    return _store_runs().iter_runs(store or open_store(), filters=filters, since=since)
+
+
+def show_run(ref: str, *, store=None) -> dict[str, Any]:
+    """Everything recorded about one run (``ref``: its id or a unique prefix)."""
+    return _store_runs().get_run(store or open_store(), ref)
+
+
+def list_sweeps(*, page: int = 1, page_size: int = 20, store=None) -> list[dict]:
+    return _store_runs().list_sweeps(store or open_store(), page=page, page_size=page_size)
+
+
+def show_sweep(ref: str, *, page: int = 1, page_size: int = 100, store=None) -> dict:
+    """One sweep and one page of its trials in job order (a sweep can have thousands)."""
+    runs = _store_runs()
+    store = store or open_store()
+    sweep = runs.get_sweep(store, ref)
+    sweep["trials"] = runs.sweep_trials(store, sweep["id"], page=page, page_size=page_size)
+    sweep["page"], sweep["page_size"] = page, page_size
+    return sweep
+
+
+__all__ = ["leaderboard", "leaderboard_chart", "list_runs", "iter_runs", "show_run", "list_sweeps", "show_sweep"]
