@@ -44,6 +44,7 @@ A column that cannot be profiled (nested objects, unhashable values) is recorded
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -312,8 +313,8 @@ def _datetime_column(series: pd.Series, raw: pd.Series) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- kinds
-def _is_numeric(series: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(series.dtype) and not isinstance(series.dtype, pd.CategoricalDtype)
+def _is_numeric(dtype: Any) -> bool:
+    return pd.api.types.is_numeric_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype)
 
 
 def _kind_numeric(name: str, col: dict[str, Any], n: int) -> str:
@@ -420,9 +421,16 @@ def _gram(cols: list[np.ndarray], centre: np.ndarray, n: int, missing: bool, pro
     return _pairwise_from_sums(sxy, total[:, None] - sx_gap, total_sq[:, None] - sxx_gap, nn)
 
 
+@functools.cache
+def _blas_controller() -> Any:
+    """threadpoolctl's view of the loaded BLAS, made once: building it scans the libraries (~0.1 s)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
 def _numeric_associations(nums: list[_Numeric], n: int, progress: Progress) -> dict[str, Any]:
     """Pearson and Spearman between every pair of numeric columns."""
-    from threadpoolctl import threadpool_limits
 
     p = len(nums)
     missing = any(c.n_valid < n for c in nums)
@@ -437,7 +445,7 @@ def _numeric_associations(nums: list[_Numeric], n: int, progress: Progress) -> d
     if ranked:
         jobs["spearman"] = lambda: _gram([c.ranks for c in ranked], np.array([(c.n_valid + 1) / 2 for c in ranked]),
                                          n, missing, progress, "spearman")
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _blas_controller().limit(limits=1, user_api="blas"):
         if len(jobs) > 1 and n >= 50_000:
             with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
                 futures = {k: pool.submit(f) for k, f in jobs.items()}
@@ -604,15 +612,16 @@ def _target_summary(col: dict[str, Any], task: str | None, cat: _Categorical | N
 
 
 # ----------------------------------------------------------------------------- rows
-def _row_hashes(df: pd.DataFrame, names: list[str], cats: dict[str, _Categorical]) -> np.ndarray:
+def _row_hashes(series_of: dict[str, pd.Series], n: int, names: list[str],
+                cats: dict[str, _Categorical]) -> np.ndarray:
     """One 64-bit hash per row over ``names`` (codes for categoricals, values for the rest)."""
-    h = np.zeros(len(df), dtype=np.uint64)
+    h = np.zeros(n, dtype=np.uint64)
     mult = np.uint64(0x100000001B3)
     for name in names:
         if name in cats:
             col = pd.util.hash_array(cats[name].codes)
         else:
-            col = pd.util.hash_pandas_object(df[name], index=False).to_numpy()
+            col = pd.util.hash_pandas_object(series_of[name], index=False).to_numpy()
         h *= mult
         h ^= col
         del col
@@ -640,13 +649,15 @@ def profile_frame(df: pd.DataFrame, *, target: str | None = None, task: str | No
     cats: dict[str, _Categorical] = {}
     timings: dict[str, float] = {}
 
-    numeric_names = [c for c in names if _is_numeric(df[c])]
+    # each column taken out of the frame once (a consolidated frame builds a Series per access)
+    series_of = {name: df.iloc[:, i] for i, name in enumerate(names)}
+    numeric_names = [c for c in names if _is_numeric(series_of[c].dtype)]
     other = [c for c in names if c not in numeric_names]
 
     # the other columns first: their factorisation's temporaries then never meet the numeric ranks
     t1 = time.perf_counter()
     for i, name in enumerate(other):
-        series = df[name]
+        series = series_of[name]
         try:
             as_dt = _as_datetime(series)
             if as_dt is not None:
@@ -667,7 +678,7 @@ def profile_frame(df: pd.DataFrame, *, target: str | None = None, task: str | No
     profiled = [c for c in names if c in columns or c in numeric_names]
     dup = 0
     if n and profiled:
-        hashes = np.sort(_row_hashes(df, profiled, cats))  # sorting 1M hashes: 25 ms; pd.unique's table: 300
+        hashes = np.sort(_row_hashes(series_of, len(df), profiled, cats))  # sorting 1M hashes: 25 ms; pd.unique's table: 300
         dup = int(n - 1 - np.count_nonzero(hashes[1:] != hashes[:-1]))
         del hashes
     timings["duplicates"] = time.perf_counter() - t2
@@ -677,7 +688,7 @@ def profile_frame(df: pd.DataFrame, *, target: str | None = None, task: str | No
 
     def one_numeric(name: str) -> tuple[str, dict[str, Any] | None, _Numeric | None, str | None]:
         try:
-            col, num = _numeric_column(name, df[name], want_ranks=associations)
+            col, num = _numeric_column(name, series_of[name], want_ranks=associations)
             return name, col, num, None
         except Exception as exc:  # noqa: BLE001 - one bad column never fails the profile
             return name, None, None, f"{type(exc).__name__}: {exc}"
