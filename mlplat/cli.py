@@ -28,6 +28,7 @@ COMMAND_MODULES = {
     "ci": ("check", "ci"),
     "project": ("init",),
     "ui": ("ui",),
+    "data": ("data",),
 }
 
 

@@ -57,6 +57,10 @@ OPERATIONS: dict[str, str] = {
     # ci: config checks, a change evaluated against production, PR comments, deploy, CI files
     "check_project": "ci", "evaluate_change": "ci", "ci_deploy": "ci", "ci_comment": "ci", "ci_pull_request": "ci",
     "ci_report_path": "ci", "write_ci_workflow": "ci",
+    # data: profile, infer, validate and compare datasets; a run's data profile; the scheduled check
+    "profile_dataset": "data", "render_profile": "data", "infer_dataset": "data", "validate_dataset": "data",
+    "compare_dataset": "data", "compare_frames": "data", "compare_to_state": "data", "extract_state": "data",
+    "run_data_profile": "data", "data_check": "data",
 }
 
 if TYPE_CHECKING:  # what the table says, for tools that read imports
@@ -83,6 +87,18 @@ if TYPE_CHECKING:  # what the table says, for tools that read imports
         write_ci_workflow,
     )
     from mlplat.ops.common import actor_from_env, compose_plain, open_store, os_user
+    from mlplat.ops.data import (
+        compare_dataset,
+        compare_frames,
+        compare_to_state,
+        data_check,
+        extract_state,
+        infer_dataset,
+        profile_dataset,
+        render_profile,
+        run_data_profile,
+        validate_dataset,
+    )
     from mlplat.ops.governance import governance_report, lineage, model_card
     from mlplat.ops.listing import (
         iter_runs,
