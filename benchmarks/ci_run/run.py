@@ -62,15 +62,14 @@ def main() -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MLPLAT_")}
         env.update({"PYTHONPATH": str(REPO), "OMP_WAIT_POLICY": "PASSIVE", "MLPLAT_STORE_URL":
                     f"sqlite:///{Path(tmp) / 'm.db'}", "MLPLAT_ARTIFACTS": str(Path(tmp) / "art")})
-        from_registry = json.loads(run(root, env, "models", "list", "--format", "json")[1])
         model = args.experiment if args.experiment != "churn_baseline" else "churn"
-        if not from_registry:
-            run(root, env, "train", f"experiment={args.experiment}")
-            run_id = json.loads(run(root, env, "runs", "list", "--format", "json")[1])[0]["id"]
-            run(root, env, "models", "register", run_id, "--name", model)
-            req = json.loads(run(root, env, "models", "promote", model, "1", "--to", "production", "--format",
-                                 "json", actor="bob")[1])
-            run(root, env, "approve", req["id"], actor="alice")
+        # a fresh store: production gets the experiment's first run
+        run(root, env, "train", f"experiment={args.experiment}")
+        run_id = json.loads(run(root, env, "runs", "list", "--format", "json")[1])[0]["id"]
+        run(root, env, "models", "register", run_id, "--name", model)
+        req = json.loads(run(root, env, "models", "promote", model, "1", "--to", "production", "--format",
+                             "json", actor="bob")[1])
+        run(root, env, "approve", req["id"], actor="alice")
         CPU.clear()
         train, ci, loads = [], [], []
         for _ in range(args.repeats):
