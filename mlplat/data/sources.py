@@ -10,8 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import sklearn.datasets
+import sqlalchemy as sa
 
+from mlplat.config.compose import conf_dir
 from mlplat.errors import ConfigError, DataSourceError
 
 SKLEARN_LOADERS = ("load_breast_cancer", "load_wine", "load_diabetes", "load_iris", "load_digits")
@@ -29,8 +33,6 @@ def _need(cfg: Any, key: str) -> Any:
 
 
 def _load_sklearn(cfg: Any) -> pd.DataFrame:
-    import sklearn.datasets
-
     loader = _need(cfg, "loader")
     if loader not in SKLEARN_LOADERS:
         raise ConfigError(
@@ -44,8 +46,6 @@ def _load_sklearn(cfg: Any) -> pd.DataFrame:
 def project_root() -> Path:
     """The directory holding conf/: relative dataset paths are resolved against it, so a
     dataset is found wherever mlplat is started from (runs/ stays in the working directory)."""
-    from mlplat.config.compose import conf_dir
-
     return conf_dir().parent
 
 
@@ -89,8 +89,6 @@ def _load_parquet(cfg: Any) -> pd.DataFrame:
 
 
 def _load_sql(cfg: Any) -> pd.DataFrame:
-    import sqlalchemy as sa
-
     url, query = resolve_sqlite_url(_need(cfg, "url")), _need(cfg, "query")
     try:
         engine = sa.create_engine(url)
@@ -111,9 +109,6 @@ def _load_sql(cfg: Any) -> pd.DataFrame:
 
 
 def _load_synthetic(cfg: Any) -> pd.DataFrame:
-    import numpy as np
-    import sklearn.datasets
-
     gen = _need(cfg, "generator")
     if gen not in GENERATORS:
         raise ConfigError(f"dataset.generator={gen!r} is unknown: expected one of {', '.join(GENERATORS)}")

@@ -14,7 +14,15 @@ import json
 import statistics
 from typing import Any
 
+import sqlalchemy as sa
+
+from mlplat.errors import ArtifactIntegrityError
+from mlplat.governance.lineage import lineage
 from mlplat.governance.render import fmt_num, html_page, html_table, iso, md_table
+from mlplat.registry import versions
+from mlplat.registry.schema import model_aliases
+from mlplat.tracking import artifacts as art
+from mlplat.tracking.runs import get_run
 from mlplat.tracking.store import Store
 
 TOP_CATEGORIES = 3
@@ -28,9 +36,6 @@ def _fold_spread(folds: list[dict[str, float]], metric: str) -> dict[str, float 
 
 
 def _profile(run: dict[str, Any]) -> dict[str, Any] | None:
-    from mlplat.errors import ArtifactIntegrityError
-    from mlplat.tracking import artifacts as art
-
     item = next((a for a in run["artifacts"] if a["name"] == "profile.json" and not a.get("pruned_at")), None)
     if item is None:
         return None
@@ -59,12 +64,7 @@ def _profile(run: dict[str, Any]) -> dict[str, Any] | None:
 
 def _champion(store: Store, version: dict[str, Any]) -> dict[str, Any] | None:
     """The current production version (if another one) and the primary metric side by side."""
-    from mlplat.registry import versions
-    from mlplat.registry.schema import model_aliases
-
     with store.read() as conn:
-        import sqlalchemy as sa
-
         prod = conn.execute(sa.select(model_aliases.c.version).where(
             model_aliases.c.name == version["name"], model_aliases.c.alias == "production")).scalar()
         if prod is None:
@@ -85,10 +85,6 @@ def _champion(store: Store, version: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def build(store: Store, ref: str, governance: dict | None) -> dict[str, Any]:
-    from mlplat.governance.lineage import lineage
-    from mlplat.registry import versions
-    from mlplat.tracking.runs import get_run
-
     v = versions.get(store, versions.parse_ref(ref))
     run = get_run(store, v["run_id"])
     cfg = run.get("config") or {}

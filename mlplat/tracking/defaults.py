@@ -15,6 +15,8 @@ import os
 import re
 from pathlib import Path
 
+import yaml
+
 _ENV = re.compile(r"^\$\{oc\.env:([A-Za-z_][A-Za-z0-9_]*)(?:,([^${}'\"\\]*))?\}$")
 
 
@@ -34,8 +36,6 @@ def _resolve(value: object) -> str | None:
 
 
 def _load_yaml(path: Path) -> object:
-    import yaml
-
     try:
         return yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError):
