@@ -9,7 +9,6 @@ artifact, checked against its recorded sha256 first.
 
 from __future__ import annotations
 
-import html
 import json
 import statistics
 from typing import Any
@@ -18,9 +17,10 @@ import sqlalchemy as sa
 
 from mlplat.errors import ArtifactIntegrityError
 from mlplat.governance.lineage import lineage
-from mlplat.governance.render import fmt_num, html_page, html_table, iso, md_table
+from mlplat.governance.render import fmt_num, iso, md_table
 from mlplat.registry import versions
 from mlplat.registry.schema import model_aliases
+from mlplat.reports import html as pages
 from mlplat.tracking import artifacts as art
 from mlplat.tracking.runs import get_run
 from mlplat.tracking.store import Store
@@ -195,16 +195,9 @@ def to_markdown(card: dict[str, Any]) -> str:
 
 
 def to_html(card: dict[str, Any]) -> str:
-    body = [f"<h1>{html.escape(_title(card))}</h1>",
-            f"<p>Registered {iso(card['registered_at'])} by {html.escape(card['registered_by'])} from run "
-            f"{html.escape(card['run_id'])}.</p>"]
-    for title, text, headers, rows in _sections(card):
-        body.append(f"<h2>{html.escape(title)}</h2>")
-        if text:
-            body.append(f"<p>{html.escape(str(text))}</p>")
-        if headers:
-            body.append(html_table(headers, rows))
-    return html_page(_title(card), "".join(body))
+    """The card as one self-contained page (template model_card.html)."""
+    return pages.render("model_card.html", title=_title(card), card=card, registered=iso(card["registered_at"]),
+                        sections=_sections(card), generated=None)
 
 
 RENDERERS = {"md": to_markdown, "html": to_html, "json": lambda card: json.dumps(card, indent=2, default=str) + "\n"}
