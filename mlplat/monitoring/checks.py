@@ -98,8 +98,10 @@ def performance(y_true: pd.Series, pred: pd.Series, proba: pd.DataFrame | None, 
     for name, ref in sorted(reference.items()):
         m = METRICS.get(name)
         entry: dict[str, Any] = {"reference": ref, "current": None, "change": None, "tolerance": None}
-        if m is None:
-            metrics[name] = {**entry, "status": "error", "reason": f"unknown metric {name!r}"}
+        if m is None:  # e.g. a scikit-learn scorer: it scores a model, and the log holds predictions
+            metrics[name] = {**entry, "status": "error",
+                             "reason": f"metric {name!r} is not recomputed from logged predictions (only "
+                                       f"{', '.join(METRICS)} are)"}
             continue
         tol = float(tolerance.get(name, tolerance.get("default", 0.05)))
         entry["tolerance"] = tol
