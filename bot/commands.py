@@ -13,16 +13,17 @@ import logging
 import time
 from typing import Any
 
-from bot import dedup, parse, render
-from bot.actions import ActionsMixin
-from bot.identity import SOURCE, Identity
-from bot.invocation import (
+from mlplat_bot import dedup, parse, render
+from mlplat_bot.actions import ActionsMixin
+from mlplat_bot.identity import SOURCE, Identity
+from mlplat_bot.invocation import (
     Invocation,
     NotAvailable,
     Reply,
 )
-from bot.settings import BotSettings
-from bot.worker import COMPOSE_LOCK, Pool, SweepProcess, train_in_process
+from mlplat_bot.settings import BotSettings
+from mlplat_bot.worker import COMPOSE_LOCK, Pool, SweepProcess, train_in_process
+
 from mlplat.errors import MlplatError, NotFound, RegistryError
 
 log = logging.getLogger("mlplat.bot")
@@ -38,7 +39,7 @@ class Bot(ActionsMixin):
         if self._store is None:
             from mlplat import ops
 
-            self._store = ops.open_store()
+            self._store = ops.open_store(create=True)  # the bot records its events and audit entries
         return self._store
 
     # -- audit -------------------------------------------------------------------------
@@ -321,7 +322,7 @@ class Bot(ActionsMixin):
                       f"{out['from_version']} to {out['to_version']} by <@{inv.user}>")
 
     def cmd_drift(self, inv: Invocation, args: list[str]) -> None:
-        from bot import drift
+        from mlplat_bot import drift
 
         if len(args) not in (1, 2):
             raise parse.Refused("usage: /mlplat drift <name> [window, e.g. 24h; default: all logged predictions]")
@@ -333,8 +334,25 @@ class Bot(ActionsMixin):
             inv.reply.upload(outcome["html"].encode(), f"drift-{args[0]}.html", f"Drift report {args[0]}",
                              thread_ts=ts)
 
+    def cmd_profile(self, inv: Invocation, args: list[str]) -> None:
+        """`/mlplat profile <dataset>`: the data profile's summary here, the HTML report as a file in its thread."""
+        from mlplat import ops
+
+        self._require(inv, "viewer", "profile datasets")
+        usage = "/mlplat profile <dataset>"
+        if len(args) != 1 or "=" in args[0]:
+            raise parse.Refused(f"usage: {usage} (one of {', '.join(self._groups('dataset'))})")
+        overrides = self._first(args, ("dataset",), usage)
+        with COMPOSE_LOCK:  # composing only: the profile itself runs outside the lock
+            dataset = ops.compose_plain(overrides)["dataset"]
+        result = ops.profile_dataset(dataset=dataset)
+        ts = inv.reply.say(f"data profile {args[0]}", render.profile_blocks(args[0], result["profile"]))
+        inv.reply.upload(ops.render_profile(result, "html").encode(), f"profile-{args[0]}.html",
+                         f"Data profile {args[0]}", thread_ts=ts)
+
     def cmd_report(self, inv: Invocation, args: list[str]) -> None:
-        from bot.drift import parse_window
+        from mlplat_bot.drift import parse_window
+
         from mlplat import ops
 
         if not args or args[0] != "governance" or len(args) > 2:

@@ -48,10 +48,45 @@ OPERATIONS: dict[str, str] = {
     "monitor_history": "monitoring", "retrain": "monitoring",
     # untrusted: the chat allow-list
     "check_untrusted_overrides": "untrusted",
+    # models: registered models in this process, and runs recorded from outside (the Python API)
+    "load_model": "models", "predict_frame": "models", "log_run": "models",
+    # browse: what the web UI shows (runs table, comparisons, one run, sweeps, models, monitoring, audit)
+    "runs_table": "browse", "run_columns": "browse", "compare_runs": "browse", "run_details": "browse",
+    "sweep_view": "browse", "model_view": "browse", "monitoring_overview": "browse", "monitor_check": "browse",
+    "audit_view": "browse", "approval_requests": "browse", "parse_columns": "browse",
+    # data: profile, infer, validate and compare datasets; a run's data profile; the scheduled check
+    "profile_dataset": "data", "render_profile": "data", "infer_dataset": "data", "validate_dataset": "data",
+    "compare_dataset": "data", "compare_frames": "data", "compare_to_state": "data", "extract_state": "data",
+    "run_data_profile": "data", "data_check": "data",
 }
 
 if TYPE_CHECKING:  # what the table says, for tools that read imports
+    from mlplat.ops.browse import (
+        approval_requests,
+        audit_view,
+        compare_runs,
+        model_view,
+        monitor_check,
+        monitoring_overview,
+        parse_columns,
+        run_columns,
+        run_details,
+        runs_table,
+        sweep_view,
+    )
     from mlplat.ops.common import actor_from_env, compose_plain, open_store, os_user
+    from mlplat.ops.data import (
+        compare_dataset,
+        compare_frames,
+        compare_to_state,
+        data_check,
+        extract_state,
+        infer_dataset,
+        profile_dataset,
+        render_profile,
+        run_data_profile,
+        validate_dataset,
+    )
     from mlplat.ops.governance import governance_report, lineage, model_card
     from mlplat.ops.listing import (
         iter_runs,
@@ -62,6 +97,7 @@ if TYPE_CHECKING:  # what the table says, for tools that read imports
         show_run,
         show_sweep,
     )
+    from mlplat.ops.models import load_model, log_run, predict_frame
     from mlplat.ops.monitoring import check_drift, check_latency, check_performance, monitor_history, retrain
     from mlplat.ops.registry import (
         alias_history,

@@ -151,8 +151,17 @@ def _run_row(r: RunStart, *, status: str, started_at: float) -> dict:
     )
 
 
+def param_number(value: Any) -> float | None:
+    """A param's value as a number when it is one (ints and floats, not booleans), for sorting."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
 def _param_rows(r: RunStart) -> list[dict]:
-    return [{"run_id": r.id, "key": k, "value": json.dumps(v, default=str)} for k, v in r.params.items()]
+    return [{"run_id": r.id, "key": k, "value": json.dumps(v, default=str), "value_num": param_number(v)}
+            for k, v in r.params.items()]
 
 
 def _tag_rows(r: RunStart) -> list[dict]:
@@ -191,12 +200,15 @@ class RunResult:
     dataset_fingerprint: str
     artifact_dir: str
     artifacts: list[Any]  # mlplat.tracking.artifacts.Artifact
+    # the engine validates every dataset it loads; a run logged from outside (ops.models.log_run)
+    # is validated only when its dataset is declared, and None records that it was not
+    validation_passed: bool | None = True
 
 
 def _done_values(res: RunResult, ended_at: float) -> dict:
     return dict(status="done", ended_at=ended_at, duration_s=res.duration_s, fit_time_s=res.fit_time_s,
                 primary_value=_clean(res.primary_value), dataset_fingerprint=res.dataset_fingerprint,
-                artifact_dir=res.artifact_dir, validation_passed=True)
+                artifact_dir=res.artifact_dir, validation_passed=res.validation_passed)
 
 
 def _metric_rows(run_id: str, res: RunResult, copied: dict) -> list[dict]:
@@ -389,7 +401,11 @@ def query_rows(store: Store, query: queries.Query) -> list[dict]:
     """The rows of ``query(dialect)`` (SQL text from tracking.queries) through the Store."""
     sql, params = query(store.dialect)
     with store.read() as conn:
-        return [dict(r._mapping) for r in conn.exec_driver_sql(sql, params)]
+        result = conn.exec_driver_sql(sql, params)
+        names = list(result.keys())
+        # zip over plain tuples: building a Row mapping per row costs ~3x as much (a 500-run
+        # comparison reads 6,500 rows)
+        return [dict(zip(names, row, strict=True)) for row in result]
 
 
 def list_runs(store: Store, *, filters: dict[str, Any] | None = None, since: float | None = None,

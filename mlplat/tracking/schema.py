@@ -155,7 +155,10 @@ run_params = sa.Table(
     metadata,
     sa.Column("run_id", ID, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("key", sa.String(200), primary_key=True),
-    sa.Column("value", sa.Text),
+    sa.Column("value", sa.Text),  # JSON
+    # the value as a number when it is one (migration 0010_ui_indexes): param-sorted pages
+    sa.Column("value_num", sa.Float),
+    sa.Index("ix_run_params_key_num", "key", "value_num", "value", "run_id"),
 )
 
 run_tags = sa.Table(
@@ -164,6 +167,7 @@ run_tags = sa.Table(
     sa.Column("run_id", ID, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("key", sa.String(200), primary_key=True),
     sa.Column("value", sa.Text),
+    sa.Index("ix_run_tags_key_value", "key", "value", "run_id"),
 )
 
 artifacts = sa.Table(
