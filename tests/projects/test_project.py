@@ -198,8 +198,8 @@ def test_the_cheap_tracking_read_follows_the_layers(tmp_path, monkeypatch):
 def test_the_issue_walkthrough_init_infer_train_lightgbm(tmp_path):
     mlplat(tmp_path, "init", "my-project")
     root = tmp_path / "my-project"
-    # the inferred dataset config lands in the project's conf/, from any subdirectory
-    mlplat(root / "data", "data", "infer", "example.csv", "--target", "churned", "--name", "customers")
+    # the inferred dataset config lands in the project's conf/
+    mlplat(root, "data", "infer", "data/example.csv", "--target", "churned", "--name", "customers")
     assert (root / "conf" / "dataset" / "customers.yaml").is_file()
     mlplat(root, "train", "dataset=customers", "model=lightgbm", "model.params.n_estimators=20", "evaluation=fast")
     [run] = json.loads(mlplat(root, "runs", "list", "--format", "json").stdout)
