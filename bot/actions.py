@@ -12,9 +12,10 @@ import logging
 import time
 from typing import Any
 
-from bot import dedup, parse, render
-from bot.identity import SOURCE
-from bot.invocation import Invocation, NotAvailable, Reply
+from mlplat_bot import dedup, parse, render
+from mlplat_bot.identity import SOURCE
+from mlplat_bot.invocation import Invocation, NotAvailable, Reply
+
 from mlplat.errors import MlplatError
 
 log = logging.getLogger("mlplat.bot")

@@ -18,16 +18,15 @@ from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+from mlplat_bot.commands import Bot, Invocation
+from mlplat_bot.identity import GroupCache, Identity
+from mlplat_bot.notifier import SlackNotifier
+from mlplat_bot.outbox import Outbox
+from mlplat_bot.replies import SlackReply
+from mlplat_bot.settings import BotSettings
+from mlplat_bot.worker import Pool
 from slack_bolt import App
 from slack_sdk import WebClient
-
-from bot.commands import Bot, Invocation
-from bot.identity import GroupCache, Identity
-from bot.notifier import SlackNotifier
-from bot.outbox import Outbox
-from bot.replies import SlackReply
-from bot.settings import BotSettings
-from bot.worker import Pool
 
 log = logging.getLogger("mlplat.bot")
 ACTIONS = re.compile(r"^(approval_approve|approval_reject|alert_ack|alert_retrain)$")
@@ -90,7 +89,7 @@ def create_app(settings: BotSettings, *, token: str, signing_secret: str | None 
 
 
 def publish_home(bot: Bot, outbox: Outbox, user: str, event_id: str | None) -> None:
-    from bot import dedup
+    from mlplat_bot import dedup
 
     # Events API retries carry X-Slack-Retry-Num and the same event_id
     if event_id and not dedup.claim(bot.store, f"event:{event_id}", kind="app_home", user=user):

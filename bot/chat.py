@@ -11,11 +11,11 @@ import sys
 from collections.abc import Iterable
 from typing import TextIO
 
-from bot.commands import Bot, Invocation
-from bot.identity import GroupCache, Identity
-from bot.replies import TerminalReply
-from bot.settings import BotSettings
-from bot.worker import Pool
+from mlplat_bot.commands import Bot, Invocation
+from mlplat_bot.identity import GroupCache, Identity
+from mlplat_bot.replies import TerminalReply
+from mlplat_bot.settings import BotSettings
+from mlplat_bot.worker import Pool
 
 CHANNEL = "terminal"
 

@@ -34,8 +34,11 @@ def register(sub) -> None:
 
 
 def cmd_bot(args: argparse.Namespace) -> int:
-    from bot import settings as bot_settings
-    from bot.app import create_app
+    from mlplat.extras import require
+
+    require("slack", "`mlplat bot`")
+    from mlplat_bot import settings as bot_settings
+    from mlplat_bot.app import create_app
 
     # acks run on the request thread while workers answer earlier commands in the same
     # interpreter: a shorter GIL switch interval (default 5 ms) lets an ack through sooner
@@ -64,7 +67,7 @@ def cmd_bot(args: argparse.Namespace) -> int:
 
 
 def _serve(runtime, mode: str, tokens: dict, args: argparse.Namespace) -> None:
-    from bot.app import http_server, run_socket_mode
+    from mlplat_bot.app import http_server, run_socket_mode
 
     if mode == "socket":
         print("mlplat bot: Socket Mode, connecting to Slack", file=sys.stderr)
@@ -79,8 +82,12 @@ def _serve(runtime, mode: str, tokens: dict, args: argparse.Namespace) -> None:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from bot import settings as bot_settings
-    from bot.chat import ChatSession, interactive_lines
+    from mlplat.extras import require
+
+    require("slack", "`mlplat chat`")
+    from mlplat_bot import settings as bot_settings
+    from mlplat_bot.chat import ChatSession, interactive_lines
+
     from mlplat import ops
 
     settings = bot_settings.load(args.overrides)

@@ -13,16 +13,17 @@ import logging
 import time
 from typing import Any
 
-from bot import dedup, parse, render
-from bot.actions import ActionsMixin
-from bot.identity import SOURCE, Identity
-from bot.invocation import (
+from mlplat_bot import dedup, parse, render
+from mlplat_bot.actions import ActionsMixin
+from mlplat_bot.identity import SOURCE, Identity
+from mlplat_bot.invocation import (
     Invocation,
     NotAvailable,
     Reply,
 )
-from bot.settings import BotSettings
-from bot.worker import COMPOSE_LOCK, Pool, SweepProcess, train_in_process
+from mlplat_bot.settings import BotSettings
+from mlplat_bot.worker import COMPOSE_LOCK, Pool, SweepProcess, train_in_process
+
 from mlplat.errors import MlplatError, NotFound, RegistryError
 
 log = logging.getLogger("mlplat.bot")
@@ -38,7 +39,7 @@ class Bot(ActionsMixin):
         if self._store is None:
             from mlplat import ops
 
-            self._store = ops.open_store()
+            self._store = ops.open_store(create=True)  # the bot records its events and audit entries
         return self._store
 
     # -- audit -------------------------------------------------------------------------
@@ -321,7 +322,7 @@ class Bot(ActionsMixin):
                       f"{out['from_version']} to {out['to_version']} by <@{inv.user}>")
 
     def cmd_drift(self, inv: Invocation, args: list[str]) -> None:
-        from bot import drift
+        from mlplat_bot import drift
 
         if len(args) not in (1, 2):
             raise parse.Refused("usage: /mlplat drift <name> [window, e.g. 24h; default: all logged predictions]")
@@ -334,7 +335,8 @@ class Bot(ActionsMixin):
                              thread_ts=ts)
 
     def cmd_report(self, inv: Invocation, args: list[str]) -> None:
-        from bot.drift import parse_window
+        from mlplat_bot.drift import parse_window
+
         from mlplat import ops
 
         if not args or args[0] != "governance" or len(args) > 2:

@@ -13,7 +13,8 @@ from mlplat.errors import MonitoringError
 
 
 def parse_window(text: str) -> float:
-    from bot.parse import Refused
+    from mlplat_bot.parse import Refused
+
     from mlplat.durations import seconds
 
     value = seconds(text)

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bot.settings import ROLES, BotSettings
+from mlplat_bot.settings import ROLES, BotSettings
 
 log = logging.getLogger("mlplat.bot")
 SOURCE = "slack"

@@ -12,9 +12,9 @@ from __future__ import annotations
 from concurrent.futures import Future
 from typing import Any
 
-from bot.commands import Bot
-from bot.outbox import Outbox
-from bot.replies import SlackReply
+from mlplat_bot.commands import Bot
+from mlplat_bot.outbox import Outbox
+from mlplat_bot.replies import SlackReply
 
 
 class SlackNotifier:

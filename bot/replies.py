@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from bot import render
-from bot.outbox import Outbox
+from mlplat_bot import render
+from mlplat_bot.outbox import Outbox
 
 
 class SlackReply:

@@ -102,11 +102,52 @@ def task(cfg: DictConfig) -> float:
     return outcome.primary_value
 
 
-def _wants_hydra_only(args: list[str]) -> bool:
-    """--help, --info, --cfg and friends: Hydra answers them; no run, no sweep record."""
-    flags = {"--help", "-h", "--hydra-help", "--info", "-i", "--cfg", "-c", "--shell-completion", "-sc",
-             "--version", "--resolve"}
-    return any(a in flags or a.split("=")[0] in flags for a in args)
+def parse_args(args: list[str]):
+    """`mlplat train ARGS` read with Hydra's own argument parser (every Hydra flag, with the
+    overrides in any position), plus the argument list to hand to Hydra: flags first, then
+    the overrides, relative --config-dir/--config-path made absolute against the working
+    directory (an installed app has no source directory a relative path could mean)."""
+    from hydra._internal.utils import get_args_parser
+
+    parser = get_args_parser()
+    parser.prog = "mlplat train"
+    ns = parser.parse_intermixed_args(args)
+    for key in ("config_dir", "config_path"):
+        value = getattr(ns, key)
+        if value and not value.startswith("pkg://"):
+            setattr(ns, key, os.path.abspath(value))
+    argv: list[str] = []
+    for flag, key in (("--help", "help"), ("--hydra-help", "hydra_help"), ("--resolve", "resolve"),
+                      ("--run", "run"), ("--multirun", "multirun"), ("--shell-completion", "shell_completion")):
+        if getattr(ns, key):
+            argv.append(flag)
+    for flag, key in (("--cfg", "cfg"), ("--package", "package"), ("--config-path", "config_path"),
+                      ("--config-name", "config_name"), ("--config-dir", "config_dir"),
+                      ("--experimental-rerun", "experimental_rerun")):
+        if getattr(ns, key) is not None:
+            argv += [flag, getattr(ns, key)]
+    if ns.info is not None:
+        argv.append(f"--info={ns.info}")
+    return ns, [*argv, *ns.overrides]
+
+
+def _note_outside_project() -> None:
+    from mlplat.project import find_project
+
+    project = find_project()
+    if project.root is None:
+        print(f"note: {project.where()}: using mlplat's shipped configs; runs go to {project.start / 'runs'} "
+              "(`mlplat init` makes a project)", file=sys.stderr)
+
+
+def _completion_line() -> None:
+    """Hydra's completion script asks `mlplat -sc query=bash` with the whole command line in
+    COMP_LINE: drop the `train` word so Hydra sees the overrides as it would for its own app."""
+    line = os.environ.get("COMP_LINE")
+    if line is not None:
+        words = line.split(" ")
+        if len(words) > 1 and words[1] == "train":
+            os.environ["COMP_LINE"] = " ".join([words[0], *words[2:]])
 
 
 def _progress(ops, checked: dict, args: list[str], invocation: str, *, enabled: bool):
@@ -117,7 +158,7 @@ def _progress(ops, checked: dict, args: list[str], invocation: str, *, enabled: 
         return contextlib.nullcontext()
     from mlplat.progress import SweepProgress
 
-    plan = ops.plan_sweep([a for a in args if not a.startswith("-")])
+    plan = ops.plan_sweep(list(args))
     return SweepProgress(ops.open_store(checked["tracking"]), invocation, total=plan.total)
 
 
@@ -136,28 +177,40 @@ def _driver_heartbeat(ops, checked: dict, invocation: str, *, enabled: bool):
 def train_main(args: list[str]) -> int:
     """Run `mlplat train ARGS` like a Hydra app and return the process exit code."""
     from mlplat import ops
-    from mlplat.errors import MlplatError
+    from mlplat.config.compose import set_command_line
+    from mlplat.errors import ConfigError, MlplatError
 
-    # Hydra's argparse rejects overrides on both sides of -m: move the flag to the front
-    args = [a for a in args if a in ("-m", "--multirun")] + [a for a in args if a not in ("-m", "--multirun")]
+    ns, hydra_args = parse_args(args)
     invocation = uuid.uuid4().hex[:16]
     os.environ["MLPLAT_INVOCATION_ID"] = invocation
-    multirun = any(a in ("-m", "--multirun") for a in args)
-    hydra_only = _wants_hydra_only(args)
+    multirun = bool(ns.multirun)
+    # --help, --info, --cfg, --shell-completion: Hydra answers them; no run, no sweep record
+    hydra_only = bool(ns.help or ns.hydra_help or ns.info is not None or ns.cfg or ns.shell_completion)
+    set_command_line([d for d in (ns.config_dir, ns.config_path) if d and not d.startswith("pkg://")],
+                     ns.config_name)
     checked: dict = {}
-    if not hydra_only:
+    if ns.shell_completion:
+        _completion_line()
+    elif not (ns.help or ns.hydra_help or ns.info is not None):
         try:
-            checked = ops.check_train_overrides([a for a in args if not a.startswith("-")], multirun=multirun)
-            ops.mark_stale(store=ops.open_store(checked["tracking"]))  # runs and sweeps of killed processes
-            if multirun:
-                ops.open_sweep(checked, invocation, command="mlplat train " + " ".join(args))
+            for d in (ns.config_dir, ns.config_path):
+                if d and not d.startswith("pkg://") and not os.path.isdir(d):
+                    raise ConfigError(f"config directory {d} not found (--config-dir/--config-path)")
+            # --cfg prints a config: it is checked like a run's (allow-list, parameters), and
+            # nothing is created for it (no store, no sweep)
+            checked = ops.check_train_overrides(list(ns.overrides), multirun=multirun, store=not ns.cfg)
+            if not ns.cfg:
+                _note_outside_project()
+                ops.mark_stale(store=ops.open_store(checked["tracking"]))  # runs and sweeps of killed processes
+                if multirun:
+                    ops.open_sweep(checked, invocation, command="mlplat train " + " ".join(args))
         except MlplatError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-    sys.argv = ["mlplat", *args]
+    sys.argv = ["mlplat", *hydra_args]
     code = 0
     try:
-        with _progress(ops, checked, args, invocation, enabled=multirun and not hydra_only), \
+        with _progress(ops, checked, ns.overrides, invocation, enabled=multirun and not hydra_only), \
                 _driver_heartbeat(ops, checked, invocation, enabled=multirun and not hydra_only):
             task()
     except SystemExit as exc:

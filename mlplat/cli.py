@@ -25,6 +25,7 @@ COMMAND_MODULES = {
     "scheduler": ("scheduler",),
     "governance": ("report", "lineage"),
     "monitor": ("monitor",),
+    "project": ("init",),
     "ui": ("ui",),
 }
 
@@ -62,6 +63,11 @@ def main(argv: list[str] | None = None) -> int:
         from mlplat.app import train_main
 
         sys.exit(train_main(argv[1:]))
+    if argv and argv[0] in ("-sc", "--shell-completion"):
+        # the completion script Hydra installs calls `mlplat -sc query=bash` (see app._completion_line)
+        from mlplat.app import train_main
+
+        sys.exit(train_main(argv))
     parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     if args.command is None:

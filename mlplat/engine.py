@@ -57,7 +57,7 @@ def prepare_xy(df: pd.DataFrame, dataset: dict) -> tuple[pd.DataFrame, pd.Series
     y = df[target]
     if y.isna().any():
         raise TargetError(f"target column {target!r} has {int(y.isna().sum())} missing values; "
-                          "drop or fill those rows before training")
+                          "set dataset.target_missing=drop to train without those rows, or fill them")
     drop = {target, *(dataset.get("drop") or [])}
     if dataset.get("id_column"):
         drop.add(dataset["id_column"])
@@ -92,14 +92,19 @@ def fit_threads(cfg: dict, threads: int | None, train_rows: int) -> int | None:
     return 1
 
 
-def build_pipeline(cfg: dict, X: pd.DataFrame, task: str, threads: int | None):
+def build_pipeline(cfg: dict, X: pd.DataFrame, task: str, threads: int | None, labels=None):
     from sklearn.pipeline import Pipeline
 
     from mlplat.features.build import build_preprocessor
     from mlplat.models.build import build_estimator
+    from mlplat.models.labels import LabelEncoded
 
     steps = build_preprocessor(cfg["features"], cfg["dataset"], X, task, cfg["seed"])
-    steps.append(("model", build_estimator(cfg["model"], task, cfg["seed"], threads)))
+    estimator = build_estimator(cfg["model"], task, cfg["seed"], threads,
+                                allowed=(cfg.get("runtime") or {}).get("allowed_modules"))
+    if task == "classification":  # labels of any type, coded once for every fold (models/labels.py)
+        estimator = LabelEncoded(estimator, classes=labels)
+    steps.append(("model", estimator))
     return Pipeline(steps)
 
 
@@ -124,8 +129,16 @@ def _signature(X: pd.DataFrame, y: pd.Series, labels, task: str) -> dict[str, An
     return {
         "inputs": [{"name": str(c), "dtype": str(t), "nullable": bool(X[c].isna().any())} for c, t in X.dtypes.items()],
         "output": {"task": task, "dtype": str(y.dtype),
-                   "classes": [v.item() if hasattr(v, "item") else v for v in labels] if labels is not None else None},
+                   "classes": [v.item() if hasattr(v, "item") else v for v in labels] if labels is not None else None,
+                   "positive_class": _positive_class(labels)},
     }
+
+
+def _positive_class(labels) -> Any:
+    """The class binary metrics (f1, roc_auc) score as positive: the larger of the two labels."""
+    if labels is None or len(labels) != 2:
+        return None
+    return labels[1].item() if hasattr(labels[1], "item") else labels[1]
 
 
 def run_experiment(cfg: dict, ctx: RunContext, *, store=None) -> RunOutcome:
@@ -173,7 +186,7 @@ def run_experiment(cfg: dict, ctx: RunContext, *, store=None) -> RunOutcome:
                               f"evaluation.cv.folds={folds}: lower the folds or get more data")
         threads = fit_threads(cfg, ctx.threads, len(X_train))
         with threadpool_limits(limits=threads):
-            pipeline = build_pipeline(cfg, X_train, task, threads)
+            pipeline = build_pipeline(cfg, X_train, task, threads, labels)
             splitter = cvmod.make_folds(task, folds, bool(evaluation["cv"]["shuffle"]), cfg["seed"])
             cv_result = cvmod.cross_validate(pipeline, X_train, y_train, splitter, metrics, labels)
             from sklearn.base import clone
@@ -196,7 +209,8 @@ def run_experiment(cfg: dict, ctx: RunContext, *, store=None) -> RunOutcome:
             art.write_json(run_dir, "config.json", cfg),
             art.write_json(run_dir, "metrics.json", {"cv": {k: {"mean": m, "std": s} for k, (m, s) in aggregate.items()},
                                                      "folds": cv_result.folds, "holdout": holdout,
-                                                     "fit_times": cv_result.fit_times, "final_fit_time": final_fit}),
+                                                     "fit_times": cv_result.fit_times, "final_fit_time": final_fit,
+                                                     "positive_class": _positive_class(labels)}),
             art.write_json(run_dir, "features.json", _feature_report(final)),
             art.write_json(run_dir, "signature.json", _signature(X_train, y_train, labels, task)),
         ]

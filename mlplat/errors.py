@@ -42,6 +42,10 @@ class StoreError(MlplatError):
     """The run store cannot be reached, migrated or queried."""
 
 
+class NoStore(StoreError):
+    """A read found no store at the configured location (reads never create one)."""
+
+
 class NotFound(StoreError):
     """A run, sweep, model, version or request id does not exist."""
 
@@ -89,6 +93,7 @@ __all__ = [
     "DataSourceError",
     "MlplatError",
     "MonitoringError",
+    "NoStore",
     "NotFound",
     "OverrideRefused",
     "PermissionDenied",

@@ -32,8 +32,9 @@ def test_no_module_imports_a_layer_above_it():
 
 @pytest.fixture
 def copy(tmp_path: Path) -> Path:
-    for package in ("mlplat", "bot"):
-        shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    # bot/ installs as the package mlplat_bot (setup.py): copy it under that name
+    for package, name in (("mlplat", "mlplat"), ("bot", "mlplat_bot")):
+        shutil.copytree(ROOT / package, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     return tmp_path
 

@@ -17,7 +17,10 @@ def register(sub) -> None:
 
 
 def cmd_ui(args) -> int:
-    from mlplat.ui.server import serve
+    from mlplat.extras import require
+
+    require("ui", "mlplat ui")
+    from mlplat.ui.server import serve  # FastAPI: only once the extra is known to be there
 
     def started(host: str, port: int, settings: dict) -> None:
         mode = (f"approvals allowed for users named by {settings['auth_header']} from "

@@ -8,32 +8,68 @@ and the allowed values.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from pathlib import Path
 from typing import Any
 
 from mlplat.errors import ConfigError
+from mlplat.project import Project, find_project, shipped_conf
 
-PACKAGE_CONF = Path(__file__).resolve().parents[2] / "conf"
 # Hydra keeps one global instance per process: threads (the bot's workers, scheduler
 # jobs) must take turns composing
 _COMPOSE_LOCK = threading.RLock()
+# what `mlplat train --config-dir/--config-path/--config-name` asked for, in this process
+_COMMAND_LINE: dict[str, Any] = {"dirs": [], "config_name": None}
+# keys holding paths that start at the project root when relative (besides tracking.*)
+ROOT_PATHS = ("serving.prediction_log.dir", "monitor.reports_dir", "schedule.reports_dir")
+
+
+def __getattr__(name: str) -> Any:
+    if name == "PACKAGE_CONF":  # the shipped library (kept for callers of the old constant)
+        return shipped_conf()
+    raise AttributeError(name)
+
+
+def set_command_line(dirs: list[str | Path], config_name: str | None = None) -> None:
+    """Put `mlplat train`'s -cd/-cp directories in front of the project's conf and pick -cn."""
+    _COMMAND_LINE["dirs"] = [Path(d).resolve() for d in dirs]
+    _COMMAND_LINE["config_name"] = config_name
+
+
+def config_name() -> str:
+    return _COMMAND_LINE["config_name"] or "config"
+
+
+def project() -> Project:
+    return find_project()
+
+
+def config_dirs(proj: Project | None = None) -> list[Path]:
+    """The config layers, first wins: command-line dirs, the project's conf/, the shipped library.
+
+    The same order Hydra's search path gets (see hydra_plugins/mlplat_searchpath), so a file
+    in a project layer overrides the shipped file of the same name.
+    """
+    proj = proj or find_project()
+    out: list[Path] = []
+    for d in (*_COMMAND_LINE["dirs"], proj.conf, shipped_conf()):
+        if d is not None and d.is_dir() and d.resolve() not in out:
+            out.append(d.resolve())
+    return out
 
 
 def conf_dir() -> Path:
-    """MLPLAT_CONF_DIR, else ./conf when it has a config.yaml, else the conf shipped with mlplat."""
-    env = os.environ.get("MLPLAT_CONF_DIR")
-    if env:
-        path = Path(env).resolve()
-        if not (path / "config.yaml").is_file():
-            raise ConfigError(f"MLPLAT_CONF_DIR={env!r} has no config.yaml; point it at a conf/ directory")
-        return path
-    local = Path.cwd() / "conf"
-    if (local / "config.yaml").is_file():
-        return local.resolve()
-    return PACKAGE_CONF
+    """The first config layer: Hydra's primary config directory for this command."""
+    return config_dirs()[0]
+
+
+def find_config(relative: str) -> Path | None:
+    """The file a config path (e.g. "registry/default.yaml") comes from: the first layer holding it."""
+    for d in config_dirs():
+        if (d / relative).is_file():
+            return d / relative
+    return None
 
 
 def _default_metric(task: str) -> str:
@@ -52,11 +88,21 @@ def setup() -> None:
     register_schemas()
     if not OmegaConf.has_resolver("mlplat_default_metric"):
         OmegaConf.register_new_resolver("mlplat_default_metric", _default_metric)
+    if not OmegaConf.has_resolver("mlplat_root"):
+        # hydra.run.dir and friends: runs/ under the project root from any subdirectory
+        OmegaConf.register_new_resolver("mlplat_root", lambda: str(find_project().base))
 
 
 def group_options(group: str) -> list[str]:
-    directory = conf_dir() / group
-    return sorted(p.stem for p in directory.glob("*.yaml")) if directory.is_dir() else []
+    return sorted({p.stem for d in config_dirs() if (d / group).is_dir() for p in (d / group).glob("*.yaml")})
+
+
+def is_group(name: str) -> bool:
+    return any((d / name).is_dir() for d in config_dirs())
+
+
+def group_dirs(group: str) -> str:
+    return ", ".join(str(d / group) for d in config_dirs() if (d / group).is_dir()) or str(conf_dir() / group)
 
 
 def translate(exc: BaseException) -> ConfigError:
@@ -71,10 +117,11 @@ def translate(exc: BaseException) -> ConfigError:
             group, option = m.groups()
             options = group_options(group)
             return ConfigError(f"unknown option {option!r} for config group {group!r}: choose one of "
-                               f"{', '.join(options)} (files in {conf_dir() / group})")
+                               f"{', '.join(options)} (files in {group_dirs(group)})")
         m = re.search(r"Could not find '([^']+)'", text)
         if m:
-            return ConfigError(f"config {m.group(1)!r} not found in {conf_dir()}: check the name")
+            return ConfigError(f"config {m.group(1)!r} not found in {', '.join(map(str, config_dirs()))}: "
+                               "check the name")
     cause: BaseException | None = exc
     while cause is not None and not isinstance(cause, OmegaConfBaseException):
         cause = cause.__cause__ or cause.__context__
@@ -83,7 +130,7 @@ def translate(exc: BaseException) -> ConfigError:
         key = getattr(cause, "full_key", None)
         where = f" at {key}" if key else ""
         group = str(key).split(".")[0] if key else ""
-        hint = (f"; check conf/{group}/ or your override" if group and (conf_dir() / group).is_dir()
+        hint = (f"; check conf/{group}/ or your override" if group and is_group(group)
                 else "; check your override")
         return ConfigError(f"config error{where}: {msg}{hint}")
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
@@ -92,7 +139,11 @@ def translate(exc: BaseException) -> ConfigError:
 
 
 def compose(overrides: list[str] | None = None, *, return_hydra_config: bool = False) -> Any:
-    """The composed (unresolved) config for ``overrides``, as Hydra would give ``mlplat train``."""
+    """The composed (unresolved) config for ``overrides``, as Hydra would give ``mlplat train``.
+
+    The first config layer is the primary directory; the search-path plugin appends the
+    others, exactly as for the Hydra app.
+    """
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -102,7 +153,7 @@ def compose(overrides: list[str] | None = None, *, return_hydra_config: bool = F
         GlobalHydra.instance().clear()
         try:
             with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3", job_name="mlplat"):
-                return hydra_compose("config", overrides=list(overrides or []),
+                return hydra_compose(config_name(), overrides=list(overrides or []),
                                      return_hydra_config=return_hydra_config)
         except ConfigError:
             raise
@@ -121,6 +172,24 @@ def to_plain(cfg: Any) -> dict:
     except Exception as exc:
         raise translate(exc) from exc
     container.pop("hydra", None)
+    return resolve_paths(container)
+
+
+def resolve_paths(container: dict, proj: Project | None = None) -> dict:
+    """Relative store, artifact and output paths made absolute against the project root, so
+    what is recorded (and what runs) is the same from any subdirectory."""
+    from mlplat.project import resolve, resolve_tracking
+
+    proj = proj or find_project()
+    if isinstance(container.get("tracking"), dict):
+        container["tracking"] = resolve_tracking(container["tracking"], proj)
+    for dotted in ROOT_PATHS:
+        *parents, leaf = dotted.split(".")
+        node: Any = container
+        for key in parents:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict) and isinstance(node.get(leaf), str) and node[leaf]:
+            node[leaf] = str(resolve(node[leaf], proj))
     return container
 
 

@@ -42,11 +42,11 @@ def _load_sklearn(cfg: Any) -> pd.DataFrame:
 
 
 def project_root() -> Path:
-    """The directory holding conf/: relative dataset paths are resolved against it, so a
-    dataset is found wherever mlplat is started from (runs/ stays in the working directory)."""
-    from mlplat.config.compose import conf_dir
+    """Where relative dataset paths start (mlplat.project.data_base): the project's root, so
+    a dataset is found from any subdirectory."""
+    from mlplat.project import data_base
 
-    return conf_dir().parent
+    return data_base()
 
 
 def resolve_path(path: str | Path) -> Path:
@@ -137,6 +137,128 @@ LOADERS: dict[str, Callable[[Any], pd.DataFrame]] = {
 
 
 def load(cfg: Any) -> pd.DataFrame:
-    """The dataset declared by ``cfg`` (a dict-like dataset config) as a DataFrame."""
+    """The dataset declared by ``cfg`` (a dict-like dataset config) as a DataFrame, with its
+    ``filter``, ``select`` and ``target_missing`` applied."""
     source = str(cfg["source"])
-    return LOADERS[source](cfg)
+    return apply_rows(LOADERS[source](cfg), cfg)
+
+
+# -- rows and columns ------------------------------------------------------------------
+# what a `filter:` may hold: comparisons and boolean logic over columns and constants, plus
+# the null tests. df.query evaluates attribute access and calls on live objects, so anything
+# else (dunders, arbitrary methods, @variables) is refused before pandas sees it.
+_FILTER_NODES = ("Expression", "Compare", "BoolOp", "BinOp", "UnaryOp", "Name", "Constant", "List", "Tuple",
+                 "Load", "And", "Or", "Not", "Invert", "USub", "UAdd", "Eq", "NotEq", "Lt", "LtE", "Gt", "GtE",
+                 "In", "NotIn", "Add", "Sub", "Mult", "Div", "Mod", "FloorDiv", "Pow", "BitAnd", "BitOr")
+_FILTER_CALLS = ("isna", "notna", "isnull", "notnull")
+MAX_FILTER_CHARS = 2000
+
+
+def dataset_file(cfg: Any) -> str:
+    """The config file a dataset comes from, for messages."""
+    from mlplat.config.compose import find_config
+
+    found = find_config(f"dataset/{cfg['name']}.yaml")
+    return str(found) if found is not None else f"conf/dataset/{cfg['name']}.yaml"
+
+
+def filter_columns(cfg: Any) -> list[str]:
+    """The column names a dataset's ``filter`` reads; ConfigError when the expression is not allowed."""
+    import ast
+    import re
+
+    expr = cfg.get("filter")
+    if not expr:
+        return []
+    where = f"dataset {cfg['name']!r} ({dataset_file(cfg)}): filter {expr!r}"
+    if len(expr) > MAX_FILTER_CHARS:
+        raise ConfigError(f"{where[:200]}...: longer than {MAX_FILTER_CHARS} characters")
+    quoted: dict[str, str] = {}
+
+    def _placeholder(m: re.Match) -> str:  # `a column` (pandas' backticks) -> a plain name
+        name = f"__mlplat_q{len(quoted)}"
+        quoted[name] = m.group(1)
+        return name
+
+    try:
+        tree = ast.parse(re.sub(r"`([^`]*)`", _placeholder, expr), mode="eval")
+    except SyntaxError as exc:
+        raise ConfigError(f"{where} is not a valid expression ({exc.msg} at character {exc.offset}); "
+                          "write a pandas query such as \"age >= 18 and country == 'DE'\"") from None
+    names: list[str] = []
+    for node in ast.walk(tree):
+        kind = type(node).__name__
+        if kind == "Call":
+            func = node.func
+            if not (isinstance(func, ast.Attribute) and func.attr in _FILTER_CALLS and isinstance(func.value, ast.Name)
+                    and not node.args and not node.keywords):
+                raise ConfigError(f"{where}: only comparisons, and/or/not, arithmetic and "
+                                  f"column.{'()/'.join(_FILTER_CALLS)}() are allowed")
+        elif kind == "Attribute":
+            if node.attr not in _FILTER_CALLS:
+                raise ConfigError(f"{where}: attribute {node.attr!r} is not allowed; only "
+                                  f"column.{'()/'.join(_FILTER_CALLS)}()")
+        elif kind == "Name":
+            if node.id.startswith("__") and node.id not in quoted:
+                raise ConfigError(f"{where}: name {node.id!r} is not allowed")
+            names.append(quoted.get(node.id, node.id))
+        elif kind not in _FILTER_NODES:
+            raise ConfigError(f"{where}: {kind} is not allowed; only comparisons, and/or/not and arithmetic "
+                              "over columns and constants")
+    return [n for n in names if n not in ("True", "False", "None")]
+
+
+def _check_columns(cfg: Any, columns: list[str]) -> None:
+    where = f"dataset {cfg['name']!r} ({dataset_file(cfg)})"
+    for name in filter_columns(cfg):
+        if name not in columns:
+            raise ConfigError(f"{where}: filter {cfg['filter']!r} names column {name!r}, which the data does "
+                              f"not have (columns: {', '.join(map(str, columns[:30]))})")
+    for name in cfg.get("select") or []:
+        if name not in columns:
+            raise ConfigError(f"{where}: select names column {name!r}, which the data does not have "
+                              f"(columns: {', '.join(map(str, columns[:30]))})")
+
+
+def header(cfg: Any) -> list[str] | None:
+    """The column names of a file dataset, read without loading its rows (None for other sources)."""
+    source = str(cfg["source"])
+    if source not in ("csv", "parquet"):
+        return None
+    path = _local_path(cfg)
+    try:
+        if source == "csv":
+            return [str(c) for c in pd.read_csv(path, nrows=0, **dict(cfg.get("read_options") or {})).columns]
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    except Exception:  # an unreadable file is reported, with its reason, when the run loads it
+        return None
+
+
+def check_rows(cfg: Any) -> None:
+    """Composition-time check of ``filter`` and ``select``: the expression, and (file sources)
+    the column names against the file's header."""
+    filter_columns(cfg)
+    columns = header(cfg)
+    if columns is not None:
+        _check_columns(cfg, columns)
+
+
+def apply_rows(df: pd.DataFrame, cfg: Any) -> pd.DataFrame:
+    """``filter`` (rows), ``select`` (columns) and ``target_missing`` applied to a loaded frame."""
+    if cfg.get("filter"):
+        _check_columns(cfg, [str(c) for c in df.columns])
+        try:
+            df = df.query(cfg["filter"], engine="python", local_dict={}, global_dict={})
+        except Exception as exc:  # a type mismatch in the data (e.g. text compared with a number)
+            raise DataSourceError(f"dataset {cfg['name']!r} ({dataset_file(cfg)}): filter {cfg['filter']!r} "
+                                  f"failed on the data: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
+    if cfg.get("select"):
+        _check_columns(cfg, [str(c) for c in df.columns])
+        keep = list(dict.fromkeys([*cfg["select"], cfg["target"], *([cfg["id_column"]] if cfg.get("id_column") else [])]))
+        df = df[[c for c in keep if c in df.columns]]
+    drop_missing = str(getattr(cfg.get("target_missing"), "value", cfg.get("target_missing"))) == "drop"
+    if drop_missing and cfg["target"] in df.columns:
+        df = df[df[cfg["target"]].notna()]
+    return df.reset_index(drop=True) if (cfg.get("filter") or drop_missing) else df

@@ -48,6 +48,8 @@ OPERATIONS: dict[str, str] = {
     "monitor_history": "monitoring", "retrain": "monitoring",
     # untrusted: the chat allow-list
     "check_untrusted_overrides": "untrusted",
+    # models: registered models in this process, and runs recorded from outside (the Python API)
+    "load_model": "models", "predict_frame": "models", "log_run": "models",
     # browse: what the web UI shows (runs table, comparisons, one run, sweeps, models, monitoring, audit)
     "runs_table": "browse", "run_columns": "browse", "compare_runs": "browse", "run_details": "browse",
     "sweep_view": "browse", "model_view": "browse", "monitoring_overview": "browse", "monitor_check": "browse",
@@ -79,6 +81,7 @@ if TYPE_CHECKING:  # what the table says, for tools that read imports
         show_run,
         show_sweep,
     )
+    from mlplat.ops.models import load_model, log_run, predict_frame
     from mlplat.ops.monitoring import check_drift, check_latency, check_performance, monitor_history, retrain
     from mlplat.ops.registry import (
         alias_history,

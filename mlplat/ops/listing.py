@@ -15,6 +15,7 @@ from typing import Any
 from mlplat.errors import ConfigError
 from mlplat.evaluation.metrics import DEFAULT_PRIMARY, get_metric
 from mlplat.ops.common import default_tracking, open_store
+from mlplat.project import resolve_sqlite_url
 from mlplat.tracking import direct, queries
 
 
@@ -32,6 +33,7 @@ def _rows(query, *, store, url: str | None) -> list[dict]:
     command never imports SQLAlchemy; when that path is not certain to answer (see
     tracking.direct), through the Store, which runs the same SQL."""
     if store is None:
+        url = resolve_sqlite_url(url) if url else None  # a relative --store starts at the project root
         rows = direct.read_rows(url or str(default_tracking()["url"]), query)
         if rows is not None:
             return rows

@@ -16,8 +16,8 @@ from typing import Any
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
-from mlplat.config.compose import compose, conf_dir, to_plain, translate
-from mlplat.data.sources import _local_path
+from mlplat.config.compose import compose, is_group, to_plain, translate
+from mlplat.data.sources import _local_path, check_rows
 from mlplat.engine import RunContext
 from mlplat.engine import run_experiment as engine_run
 from mlplat.errors import ConfigError, MlplatError
@@ -40,7 +40,7 @@ def _parse(overrides: list[str]):
 
 
 def _is_group(key: str) -> bool:
-    return "." not in key and (conf_dir() / key.lstrip("+~")).is_dir()
+    return "." not in key and is_group(key.lstrip("+~"))
 
 
 def _expand(overrides: list[str]) -> tuple[list[list[str]], list[tuple[str, list[Any]]]]:
@@ -81,16 +81,18 @@ def check_config(plain: dict) -> None:
     dataset = plain["dataset"]
     task = str(dataset["task"])
     metrics_for(task, plain["evaluation"].get("metrics"), plain["evaluation"]["primary"])
-    build_estimator(plain["model"], task, plain["seed"], 1)
+    build_estimator(plain["model"], task, plain["seed"], 1,
+                    allowed=(plain.get("runtime") or {}).get("allowed_modules"))
     if dataset["source"] in ("csv", "parquet") and dataset.get("path"):
         _local_path(dataset)  # a missing file fails here, before any job starts
+    check_rows(dataset)  # filter expression and column names, before any job starts
     if not 0 <= float(plain["evaluation"]["test_size"]) < 1:
         raise ConfigError(f"evaluation.test_size={plain['evaluation']['test_size']} must be in [0, 1)")
     if int(plain["evaluation"]["cv"]["folds"]) < 2:
         raise ConfigError(f"evaluation.cv.folds={plain['evaluation']['cv']['folds']} must be at least 2")
 
 
-def check_train_overrides(overrides: list[str], *, multirun: bool = False) -> dict:
+def check_train_overrides(overrides: list[str], *, multirun: bool = False, store: bool = True) -> dict:
     """Compose and check every value a `mlplat train` command line will run, before any job.
 
     Returns the first job's resolved config; also opens (and migrates) its store so an
@@ -115,8 +117,9 @@ def check_train_overrides(overrides: list[str], *, multirun: bool = False) -> di
                 check_config(to_plain(variant))
     assert first is not None
     for more in extra:
-        check_train_overrides(more)
-    open_store(first["tracking"])
+        check_train_overrides(more, store=store)
+    if store:  # (not for `--cfg`, which must create nothing)
+        open_store(first["tracking"])
     os.environ["MLPLAT_PRECHECKED"] = "1"  # lets the sweeper skip composing every job twice
     return first
 
@@ -129,6 +132,9 @@ def run_experiment(plain: dict, ctx: RunContext) -> Any:
 def rerun(ref: str, *, actor: str | None = None, source: str = "cli", threads: int | None = None) -> Any:
     """Run a stored run's resolved config again (same data, seed, folds): its metrics reproduce."""
     stored = show_run(ref)
+    if (stored.get("config") or {}).get("logged"):
+        raise ConfigError(f"run {stored['id']} was recorded with mlplat.log_run (trained outside mlplat): there is "
+                          "no config to run again; re-run your own training code")
     ctx = RunContext(actor=actor or os_user(), source=source, overrides=[f"rerun_of={stored['id']}"],
                      invocation_id=uuid.uuid4().hex[:16], threads=threads)
     return run_experiment(stored["config"], ctx)

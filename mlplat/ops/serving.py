@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import uvicorn
-
+from mlplat.extras import require
 from mlplat.ops.common import compose_plain, open_store
 from mlplat.registry import versions
-from mlplat.serving.app import create_app
 from mlplat.serving.batch import predict_file
 from mlplat.serving.holder import load_version
 from mlplat.serving.predlog import PredictionLog
@@ -33,6 +31,11 @@ def _store(store):
 
 def serving_app(names: list[str], *, alias: str | None = None, store=None, serving: dict | None = None):
     """The FastAPI app for ``names`` (checked to be registered); run it with any ASGI server."""
+    require("serve", "the prediction service")
+    # here, not at the top: FastAPI is the optional `serve` extra, and `mlplat predict`
+    # (batch, this module too) must work without it
+    from mlplat.serving.app import create_app
+
     serving, store = _serving(serving), _store(store)
     with store.read() as conn:
         for n in names:
@@ -49,6 +52,9 @@ def serving_app(names: list[str], *, alias: str | None = None, store=None, servi
 def serve(names: list[str], *, actor: str, source: str, alias: str | None = None, host: str | None = None,
           port: int | None = None, store=None, serving: dict | None = None) -> dict[str, Any]:
     """Serve ``names`` over HTTP until interrupted (blocks); the start and stop are audited."""
+    require("serve", "`mlplat serve`")
+    import uvicorn  # the optional `serve` extra (see serving_app)
+
     serving, store = _serving(serving), _store(store)
     app = serving_app(names, alias=alias, store=store, serving=serving)
     host, port = host or serving["host"], int(port if port is not None else serving["port"])

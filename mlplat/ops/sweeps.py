@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
-from mlplat.config.compose import compose, conf_dir, group_options
+from mlplat.config.compose import compose, group_dirs, group_options
 from mlplat.config.resolvers import register_resolvers
 from mlplat.errors import ConfigError
 from mlplat.evaluation.metrics import direction_of
@@ -92,7 +92,7 @@ def _check_presets(parsed: list[Any]) -> None:
             for value in values:
                 if value not in group_options(key):
                     raise ConfigError(f"unknown {key} preset {value!r}: choose one of "
-                                      f"{', '.join(group_options(key))} (files in {conf_dir() / key})")
+                                      f"{', '.join(group_options(key))} (files in {group_dirs(key)})")
         plugins = PLUGIN_OF_PRESET if key == "launcher" else PLUGIN_OF_HYDRA_LAUNCHER if key == "hydra/launcher" else {}
         for value in values:
             if value in plugins:

@@ -146,10 +146,12 @@ def _refuse_stale(conn: sa.Connection, req: dict[str, Any], *, actor: str, sourc
 
 def _check_approver(conn: sa.Connection, policy: dict[str, Any], req: dict[str, Any], actor: str,
                     verb: str) -> MlplatError | None:
-    if actor == req["requester"]:
-        return PermissionDenied(f"{actor!r} requested {req['id']} and may not {verb} it (four-eyes rule); "
-                                "ask another approver")
     tp = pol.target_policy(policy, req["target"])
+    if actor == req["requester"]:
+        roles = tp.get("approver_roles") or []
+        key = f"roles.{roles[0]}" if roles else "roles"
+        return PermissionDenied(f"{actor!r} requested {req['id']} and may not {verb} it (four-eyes rule); "
+                                f"ask another approver (list a second person in {key} in {pol.policy_file()})")
     try:
         pol.require_role(policy, actor, tp.get("approver_roles") or [], f"{verb} promotions to {req['target']}")
     except PermissionDenied as exc:

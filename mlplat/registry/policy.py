@@ -28,12 +28,28 @@ def roles_of(policy: dict[str, Any], actor: str) -> set[str]:
             if "*" in (members or []) or actor in (members or [])}
 
 
+def policy_file() -> str:
+    """The file to edit for the registry policy, for messages: the project's own
+    conf/registry/default.yaml; when the policy in use is the shipped one (inside the
+    installed package), the project file that would replace it."""
+    from mlplat.config.compose import find_config
+    from mlplat.project import find_project, shipped_conf
+
+    found = find_config("registry/default.yaml")
+    project = find_project()
+    own = project.base / "conf" / "registry" / "default.yaml"
+    if found is None or (found.is_relative_to(shipped_conf()) and own != found):
+        return f"{own} (a project policy replacing the shipped one; `mlplat init` writes one)"
+    return str(found)
+
+
 def require_role(policy: dict[str, Any], actor: str, allowed: list[str], what: str) -> None:
     """PermissionDenied naming the roles that may do ``what`` unless ``actor`` holds one."""
     if not set(allowed or []) & roles_of(policy, actor):
+        key = f"roles.{allowed[0]}" if allowed else "roles"
         raise PermissionDenied(f"{actor!r} may not {what}: it needs one of the roles "
                                f"{', '.join(allowed) if allowed else '(none configured)'}; ask someone who has it, "
-                               "or add the actor to `roles` in conf/registry")
+                               f"or add {actor!r} to {key} in {policy_file()}")
 
 
 def _metric_direction(name: str) -> bool:

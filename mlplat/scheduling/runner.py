@@ -28,7 +28,7 @@ from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from mlplat import ops
-from mlplat.errors import ConfigError, MlplatError, one_line
+from mlplat.errors import ConfigError, MlplatError, NoStore, one_line
 from mlplat.notify import get_notifier
 from mlplat.scheduling.jobs import JOB_TYPES, JobContext, job_type
 from mlplat.scheduling.schema import schedule_runs
@@ -68,7 +68,10 @@ def _check_job(name: str, spec: dict, cfg: dict) -> JobSpec:
     _check_params(params, where)
     models = params.get("models") or []
     if models:
-        known = {m["name"] for m in ops.list_models()}
+        try:
+            known = {m["name"] for m in ops.list_models()}
+        except NoStore:  # no store yet: nothing is registered
+            known = set()
         unknown = [m for m in models if m not in known]
         if unknown:
             raise ConfigError(f"{where}: unknown model(s) {unknown}; registered: {', '.join(sorted(known)) or 'none'}")
@@ -145,7 +148,7 @@ def execute(job: str, *, manual: bool = False, overrides: list[str] | None = Non
             raise ConfigError(schedule.problems[job])
         known = ", ".join(j.name for j in schedule.jobs) or "none"
         raise ConfigError(f"unknown job {job!r}; declared jobs: {known} (conf/schedule)")
-    store = ops.open_store()
+    store = ops.open_store(create=True)  # records the job run
     slot = f"manual-{uuid.uuid4().hex[:12]}" if manual else current_slot(spec.trigger, dt.datetime.now(dt.UTC))
     row_id = _claim(store, job, slot)
     if row_id is None:
@@ -212,7 +215,7 @@ def _no_pass_after_shutdown(cls):
 
 def build_scheduler(schedule: Schedule, *, blocking: bool):
     """A configured (not started) APScheduler with the persistent job store."""
-    store = ops.open_store()
+    store = ops.open_store(create=True)  # holds the schedule and the lock rows
     cls = _no_pass_after_shutdown(BlockingScheduler if blocking else BackgroundScheduler)
     scheduler = cls(jobstores={"default": SQLAlchemyJobStore(engine=store.writer, tablename=JOBSTORE_TABLE)},
                     job_defaults={"coalesce": True, "misfire_grace_time": schedule.misfire_grace_s,
@@ -264,24 +267,31 @@ def _reconcile_offline(schedule: Schedule) -> None:
 def list_jobs(overrides: list[str] | None = None) -> list[dict]:
     """Declared jobs with trigger, next fire time, and the last recorded run."""
     schedule = load_schedule(overrides)
-    store = ops.open_store()
     nexts: dict[str, float] = {}
-    with store.read() as conn:
-        if sa.inspect(conn).has_table(JOBSTORE_TABLE):
-            for job_id, ts in conn.execute(sa.text(f"SELECT id, next_run_time FROM {JOBSTORE_TABLE}")):
-                if ts is not None:
-                    nexts[job_id] = float(ts)
-        rows = []
-        for spec in schedule.jobs:
-            last = conn.execute(sa.select(schedule_runs).where(schedule_runs.c.job == spec.name)
-                                .order_by(schedule_runs.c.started_at.desc()).limit(1)).first()
-            next_fire = nexts.get(spec.name)
-            if next_fire is None:
-                fire = spec.trigger.get_next_fire_time(None, dt.datetime.now(dt.UTC))
-                next_fire = fire.timestamp() if fire else None
-            rows.append({"job": spec.name, "type": spec.type, "trigger": spec.trigger_text, "next_run": next_fire,
-                         "last_run": last.started_at if last else None, "last_status": last.status if last else None,
-                         "last_summary": (last.error or last.summary) if last else None, "problem": None})
+    lasts: dict[str, Any] = {}
+    try:
+        store = ops.open_store()
+    except NoStore:  # no store yet (a read never creates one): nothing has run, nothing is queued
+        store = None
+    if store is not None:
+        with store.read() as conn:
+            if sa.inspect(conn).has_table(JOBSTORE_TABLE):
+                for job_id, ts in conn.execute(sa.text(f"SELECT id, next_run_time FROM {JOBSTORE_TABLE}")):
+                    if ts is not None:
+                        nexts[job_id] = float(ts)
+            for spec in schedule.jobs:
+                lasts[spec.name] = conn.execute(sa.select(schedule_runs).where(schedule_runs.c.job == spec.name)
+                                                .order_by(schedule_runs.c.started_at.desc()).limit(1)).first()
+    rows = []
+    for spec in schedule.jobs:
+        last = lasts.get(spec.name)
+        next_fire = nexts.get(spec.name)
+        if next_fire is None:
+            fire = spec.trigger.get_next_fire_time(None, dt.datetime.now(dt.UTC))
+            next_fire = fire.timestamp() if fire else None
+        rows.append({"job": spec.name, "type": spec.type, "trigger": spec.trigger_text, "next_run": next_fire,
+                     "last_run": last.started_at if last else None, "last_status": last.status if last else None,
+                     "last_summary": (last.error or last.summary) if last else None, "problem": None})
     rows += [{"job": n, "type": None, "trigger": None, "next_run": None, "last_run": None, "last_status": "invalid",
               "last_summary": None, "problem": p} for n, p in schedule.problems.items()]
     return rows

@@ -3,8 +3,9 @@
 Read-only commands (`mlplat leaderboard`, `runs list`, `store stats`) only need
 tracking.url and tracking.artifacts, and composing the whole tree with Hydra costs more
 than the 0.5 s a command should take. When the tree is simple enough that the answer is
-certain (config.yaml picks ``tracking: <option>``, nothing else in the selected defaults
-mentions tracking, the option file holds plain strings or ``${oc.env:VAR,default}``),
+certain (config.yaml, or a root config it includes such as ``mlplat``, picks ``tracking:
+<option>``, nothing else in the selected defaults mentions tracking, the option file holds
+plain strings or ``${oc.env:VAR,default}``; each file is looked up through the config layers),
 the file is read directly; anything else returns None and the caller composes, so the
 result is always the URL the composed config would give.
 """
@@ -42,39 +43,66 @@ def _load_yaml(path: Path) -> object:
         return None
 
 
-def _tracking_option(conf: Path, root: dict) -> str | None:
-    """The option config.yaml selects for ``tracking``, if no other selected default can touch it."""
-    option = None
+def _find(dirs: list[Path], relative: str) -> Path | None:
+    """The first config layer holding ``relative`` (a project file shadows the shipped one)."""
+    for d in dirs:
+        if (d / relative).is_file():
+            return d / relative
+    return None
+
+
+class _Unsure(Exception):
+    """Only Hydra can tell: compose."""
+
+
+def _tracking_option(dirs: list[Path], name: str, depth: int = 0) -> str | None:
+    """The ``tracking`` option the root config ``name`` selects (following root-level configs
+    it includes, such as ``- mlplat``), if no other selected default can touch the node."""
+    path = _find(dirs, f"{name}.yaml")
+    root = _load_yaml(path) if path is not None else None
+    if depth > 5 or not isinstance(root, dict) or "tracking" in root:
+        raise _Unsure
+    option = override = None
     for entry in root.get("defaults") or []:
         if isinstance(entry, str):
-            continue
+            if entry != "_self_" and _find(dirs, f"{entry}.yaml") is not None:
+                option = _tracking_option(dirs, entry, depth + 1) or option
+            continue  # _self_, or a schema from the ConfigStore
         if not isinstance(entry, dict) or len(entry) != 1:
-            return None
+            raise _Unsure
         (key, value), = entry.items()
         group = str(key).removeprefix("optional ").strip()
+        if group.startswith("override "):
+            group = group.removeprefix("override ").strip()
+            if group == "tracking":
+                override = value
+                continue
         if group == "tracking":
             option = value
         elif "tracking" in group:
-            return None  # package overrides (tracking@..., override tracking) need Hydra
+            raise _Unsure  # package overrides (tracking@...) need Hydra
         elif value is not None:
-            selected = conf / group / f"{value}.yaml"
-            text = selected.read_text() if selected.is_file() else ""
+            selected = _find(dirs, f"{group}/{value}.yaml")
+            text = selected.read_text() if selected is not None else ""
             # a group file lands under its own key; only a global package or its own
             # defaults list can reach the tracking node
             if "tracking" in text and ("_global_" in text or "defaults" in text):
-                return None
-    return option if isinstance(option, str) else None
+                raise _Unsure
+    chosen = override if override is not None else option
+    return chosen if isinstance(chosen, str) else None
 
 
-def default_tracking(conf: Path) -> dict | None:
-    """{url, artifacts} of the tree at ``conf`` with no overrides, or None when unsure."""
-    root = _load_yaml(conf / "config.yaml")
-    if not isinstance(root, dict) or "tracking" in root:
+def default_tracking(conf: Path | list[Path], config_name: str = "config") -> dict | None:
+    """{url, artifacts} of the config layers ``conf`` (first wins) with no overrides, or None when unsure."""
+    dirs = [conf] if isinstance(conf, Path) else list(conf)
+    try:
+        option = _tracking_option(dirs, config_name)
+    except _Unsure:
         return None
-    option = _tracking_option(conf, root)
     if option is None:
         return None
-    node = _load_yaml(conf / "tracking" / f"{option}.yaml")
+    found = _find(dirs, f"tracking/{option}.yaml")
+    node = _load_yaml(found) if found is not None else None
     if not isinstance(node, dict) or set(node) != {"url", "artifacts"}:
         return None
     url, artifacts = _resolve(node["url"]), _resolve(node["artifacts"])

@@ -200,12 +200,15 @@ class RunResult:
     dataset_fingerprint: str
     artifact_dir: str
     artifacts: list[Any]  # mlplat.tracking.artifacts.Artifact
+    # the engine validates every dataset it loads; a run logged from outside (ops.models.log_run)
+    # is validated only when its dataset is declared, and None records that it was not
+    validation_passed: bool | None = True
 
 
 def _done_values(res: RunResult, ended_at: float) -> dict:
     return dict(status="done", ended_at=ended_at, duration_s=res.duration_s, fit_time_s=res.fit_time_s,
                 primary_value=_clean(res.primary_value), dataset_fingerprint=res.dataset_fingerprint,
-                artifact_dir=res.artifact_dir, validation_passed=True)
+                artifact_dir=res.artifact_dir, validation_passed=res.validation_passed)
 
 
 def _metric_rows(run_id: str, res: RunResult, copied: dict) -> list[dict]:

@@ -82,8 +82,8 @@ def slack(tmp_path_factory):
         mp.setenv("MLPLAT_ARTIFACTS", str(root / "runs" / "artifacts"))
         for name in ("MLPLAT_ACTOR", "MLPLAT_SOURCE", "MLPLAT_CONF_DIR"):
             mp.delenv(name, raising=False)
-        from bot.app import create_app, serve_in_thread
-        from bot.settings import load
+        from mlplat_bot.app import create_app, serve_in_thread
+        from mlplat_bot.settings import load
 
         settings = load([*BOT_OVERRIDES, f"serving.prediction_log.dir={root / 'predictions'}"])
         standin = SlackStandIn(groups={"SAPPROVERS": ["UAPP2"]})

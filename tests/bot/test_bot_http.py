@@ -106,7 +106,7 @@ def test_sweep_over_the_cap_is_refused(slack):
 
 
 def _register(name: str, seed: int) -> int:
-    from bot.worker import train_in_process
+    from mlplat_bot.worker import train_in_process
 
     _, outcome = train_in_process(["experiment=demo", "model=logreg", "evaluation=fast", f"seed={seed}"],
                                   actor="UEXP", source="slack")

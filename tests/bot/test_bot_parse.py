@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from mlplat_bot import parse
+from mlplat_bot.settings import token, tokens_for
 
-from bot import parse
-from bot.settings import token, tokens_for
 from mlplat.config.compose import group_options
 from mlplat.errors import BotError
 

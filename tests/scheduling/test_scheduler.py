@@ -103,7 +103,7 @@ def test_failing_job_is_recorded_and_alerted_and_the_others_still_run(sched, rec
 
     sched.write_schedule({"audit_check": {"type": "audit_verify", "trigger": {"every": "1s"}},
                           "stale": {"type": "stale_model_check", "trigger": {"every": "1s"}}})
-    ops.open_store()
+    ops.open_store(create=True)  # a new store (reads never create one)
     assert execute("audit_check", manual=True)["status"] == "ok"  # writes audit entries to tamper with
     with sched.store().write() as conn:
         conn.execute(sa.text("UPDATE audit_log SET actor = 'mallory' WHERE seq = 1"))

@@ -83,4 +83,4 @@ def test_a_sweep_on_a_ray_cluster_records_every_trial_in_postgres(ray_ready, pg_
     # thread cap: a trial reserves one Ray CPU (remote.num_cpus), so KNN got n_jobs=1
     knn = next(r for r in rows if r["model"] == "knn")
     model = joblib.load(Path(knn["artifact_dir"]) / "model.joblib")
-    assert model[-1].n_jobs == 1
+    assert model[-1].estimator_.n_jobs == 1  # the estimator inside LabelEncoded

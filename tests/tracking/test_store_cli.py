@@ -13,6 +13,7 @@ import pytest
 from store_helpers import record
 
 from mlplat.config.compose import PACKAGE_CONF, compose, to_plain
+from mlplat.project import resolve_tracking
 from mlplat.tracking import runs
 from mlplat.tracking.defaults import default_tracking
 from mlplat.tracking.store import Store
@@ -75,9 +76,11 @@ def test_cheap_tracking_read_gives_the_composed_url(monkeypatch, tmp_path: Path)
     monkeypatch.chdir(tmp_path)  # no ./conf here: the shipped tree is used
     monkeypatch.delenv("MLPLAT_STORE_URL", raising=False)
     monkeypatch.delenv("MLPLAT_ARTIFACTS", raising=False)
-    assert default_tracking(PACKAGE_CONF) == _tracking_by_compose()
+    # the composed node has its relative paths made absolute against the project root
+    assert resolve_tracking(default_tracking(PACKAGE_CONF)) == _tracking_by_compose()
     monkeypatch.setenv("MLPLAT_STORE_URL", "sqlite:///elsewhere.db")
-    assert default_tracking(PACKAGE_CONF) == _tracking_by_compose() and "elsewhere" in default_tracking(PACKAGE_CONF)["url"]
+    assert resolve_tracking(default_tracking(PACKAGE_CONF)) == _tracking_by_compose()
+    assert default_tracking(PACKAGE_CONF)["url"] == "sqlite:///elsewhere.db"
 
 
 def test_cheap_tracking_read_defers_when_unsure(tmp_path: Path):

@@ -1,0 +1,1 @@
+"""Puts the project's conf/ and the config library shipped with mlplat on Hydra's search path."""

@@ -1,0 +1,31 @@
+"""`mlplat init [DIR]`: a working project in one command (scaffold in mlplat.project)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+
+def register(sub) -> None:
+    p = sub.add_parser("init", help="create a project: conf/, an example dataset, a registry policy, .gitignore, README")
+    p.add_argument("directory", nargs="?", default=".", help="the project directory (default: the current one)")
+    p.set_defaults(handler=cmd_init)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from mlplat import ops
+    from mlplat.project import init_project
+
+    root = Path(args.directory).expanduser().resolve()
+    user = os.environ.get("MLPLAT_ACTOR") or ops.os_user()
+    files = init_project(root, user=user)
+    print(f"created a project in {root}:")
+    for path in files:
+        print(f"  {path.relative_to(root)}")
+    policy = root / "conf" / "registry" / "default.yaml"
+    go = "" if root == Path.cwd().resolve() else f"cd {args.directory} && "
+    print(f"next: {go}mlplat train && mlplat leaderboard")
+    print(f"registry: {user!r} holds every role in {policy.relative_to(root)}; promoting to production needs an "
+          "approver other than the requester (four-eyes): add a second person to roles.ml-lead there")
+    return 0
