@@ -334,6 +334,22 @@ class Bot(ActionsMixin):
             inv.reply.upload(outcome["html"].encode(), f"drift-{args[0]}.html", f"Drift report {args[0]}",
                              thread_ts=ts)
 
+    def cmd_profile(self, inv: Invocation, args: list[str]) -> None:
+        """`/mlplat profile <dataset>`: the data profile's summary here, the HTML report as a file in its thread."""
+        from mlplat import ops
+
+        self._require(inv, "viewer", "profile datasets")
+        usage = "/mlplat profile <dataset>"
+        if len(args) != 1 or "=" in args[0]:
+            raise parse.Refused(f"usage: {usage} (one of {', '.join(self._groups('dataset'))})")
+        overrides = self._first(args, ("dataset",), usage)
+        with COMPOSE_LOCK:  # composing only: the profile itself runs outside the lock
+            dataset = ops.compose_plain(overrides)["dataset"]
+        result = ops.profile_dataset(dataset=dataset)
+        ts = inv.reply.say(f"data profile {args[0]}", render.profile_blocks(args[0], result["profile"]))
+        inv.reply.upload(ops.render_profile(result, "html").encode(), f"profile-{args[0]}.html",
+                         f"Data profile {args[0]}", thread_ts=ts)
+
     def cmd_report(self, inv: Invocation, args: list[str]) -> None:
         from mlplat_bot.drift import parse_window
 

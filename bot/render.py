@@ -24,6 +24,7 @@ HELP = """\
 /mlplat approve <request id>                     /mlplat reject <request id> <reason>
 /mlplat rollback <name> [alias]
 /mlplat drift <name> [window e.g. 24h]
+/mlplat profile <dataset>                        the data profile; the HTML report as a file
 /mlplat report governance"""
 
 
@@ -187,6 +188,24 @@ def drift_blocks(name: str, version: Any, result: dict, top: int = 5) -> list[di
     notes = result.get("notes") or []
     if notes:
         blocks.append(context("; ".join(map(str, notes))[:500]))
+    return blocks
+
+
+def profile_blocks(name: str, profile: dict, top: int = 8) -> list[dict]:
+    """The data profile's summary: size, duplicates, the gappiest columns, the warnings."""
+    cols = profile.get("columns") or {}
+    target = f", target `{profile['target']}` ({profile.get('task')})" if profile.get("target") else ""
+    head = (f"*Data profile `{name}`*: {profile['n_rows']:,} rows x {profile['n_columns']} columns, "
+            f"{profile['n_duplicate_rows']:,} duplicated rows{target}")
+    rows = [[c, v.get("kind"), f"{v.get('missing_share', 0):.1%}", v.get("n_distinct")]
+            for c, v in sorted(cols.items(), key=lambda kv: -(kv[1].get("missing_share") or 0))[:top]]
+    blocks = [section(head), code(table(["column", "kind", "missing", "distinct"], rows))]
+    warnings = profile.get("warnings") or []
+    if warnings:
+        blocks.append(section("*Warnings*\n" + "\n".join(f"• *{w['type']}*: {w['message']}" for w in warnings[:8])
+                              + (f"\n…and {len(warnings) - 8} more (in the report)" if len(warnings) > 8 else "")))
+    else:
+        blocks.append(context("no warnings"))
     return blocks
 
 

@@ -27,6 +27,7 @@ COMMAND_MODULES = {
     "monitor": ("monitor",),
     "project": ("init",),
     "ui": ("ui",),
+    "data": ("data",),
 }
 
 

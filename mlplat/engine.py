@@ -215,6 +215,7 @@ def run_experiment(cfg: dict, ctx: RunContext, *, store=None) -> RunOutcome:
             art.write_json(run_dir, "signature.json", _signature(X_train, y_train, labels, task)),
         ]
         written += _extra_artifacts(run_dir, X_train, X_test if len(X_test) else X_train, final, dataset, task)
+        written += _data_profile_artifact(run_dir, df, dataset, task, fingerprint)
         runs_store.finish_run(store, run_id, runs_store.RunResult(
             cv=aggregate, folds=cv_result.folds, holdout=holdout, primary_value=primary_value,
             fit_time_s=sum(cv_result.fit_times) + final_fit, duration_s=time.perf_counter() - t_start,
@@ -251,6 +252,25 @@ def _extra_artifacts(run_dir: Path, X_train: pd.DataFrame, X_unseen: pd.DataFram
         log.warning("reference profile not computed: %s", one_line(exc))
         return []
     return [art.write_json(run_dir, "profile.json", profile, compact=True)]
+
+
+# above this many rows a run's data profile leaves out the associations (a sweep would pay them per job);
+# `mlplat data profile` always computes them
+PROFILE_ASSOCIATION_ROWS = 200_000
+
+
+def _data_profile_artifact(run_dir: Path, df: pd.DataFrame, dataset: dict, task: str, fingerprint: str) -> list:
+    """The dataset's profile summary, stored beside its fingerprint (lineage: what the data looked like)."""
+    from mlplat.data.profile import profile_frame, summary_of
+    from mlplat.tracking import artifacts as art
+
+    try:
+        profile = profile_frame(df, target=dataset["target"], task=task, associations=len(df) <= PROFILE_ASSOCIATION_ROWS,
+                                declared_ids=[dataset.get("id_column")])
+    except Exception as exc:  # the summary documents the run; its absence must not fail the run
+        log.warning("data profile not computed: %s", one_line(exc))
+        return []
+    return [art.write_json(run_dir, "data_profile.json", {**summary_of(profile), "fingerprint": fingerprint})]
 
 
 __all__ = ["RunContext", "RunOutcome", "run_experiment", "prepare_xy", "build_pipeline", "ConfigError"]

@@ -15,8 +15,8 @@ from mlplat.errors import MlplatError
 # extra -> the modules it provides that commands import
 EXTRAS = {
     "serve": ("fastapi", "uvicorn", "prometheus_client"),
-    "slack": ("slack_bolt", "slack_sdk"),
     "ui": ("fastapi", "uvicorn"),
+    "slack": ("slack_bolt", "slack_sdk"),
     "ray": ("ray", "hydra_plugins.hydra_ray_launcher"),
     "slurm": ("hydra_plugins.hydra_submitit_launcher",),
     "lightgbm": ("lightgbm",),

@@ -159,8 +159,9 @@ def cmd_runs_show(args) -> int:
     from mlplat import ops, output
 
     run = ops.show_run(args.run_id, store=store_of(args))
+    data_profile = ops.run_data_profile(run)
     if args.format == "json":
-        output.emit_json(run)
+        output.emit_json({**run, "data_profile": data_profile})
         return 0
     from rich.console import Console
 
@@ -172,6 +173,8 @@ def cmd_runs_show(args) -> int:
             f"actor={run['actor']} via {run['source']}  sweep={run['sweep_id'] or '-'}")
     c.print(f"code={run['code_version']}{' (dirty)' if run['code_dirty'] else ''}  config_hash={run['config_hash'][:16]}")
     c.print(f"overrides: {' '.join(run['overrides'] or []) or '-'}")
+    if data_profile:
+        print(_data_profile_line(data_profile))  # plain: rich would wrap it at 80 columns in a pipe
     if run["error"]:
         print(f"error: {run['error']}")
     cv = run["metrics"].get("cv", {})
@@ -184,6 +187,19 @@ def cmd_runs_show(args) -> int:
         output.emit_table("artifacts", [("name", "name"), ("size", "bytes"), ("sha", "sha256")],
                           [{**a, "sha": a["sha256"][:16]} for a in run["artifacts"]])
     return 0
+
+
+def _data_profile_line(summary: dict) -> str:
+    """One line of the run's stored data profile: sizes, missing, warnings."""
+    if summary.get("error"):
+        return f"data profile: {summary['error']}"
+    cols = summary.get("columns") or {}
+    gaps = sorted(((c["missing_share"], name) for name, c in cols.items() if c.get("missing_share")), reverse=True)
+    warnings = summary.get("warnings") or []
+    text = (f"data profile: {summary['n_rows']:,} rows x {summary['n_columns']} columns, "
+            f"{summary['n_duplicate_rows']:,} duplicated; missing: "
+            f"{', '.join(f'{n} {s:.1%}' for s, n in gaps[:4]) or 'none'}; {len(warnings)} warning(s)")
+    return text + "".join(f"\n  {w['type']}: {w['message']}" for w in warnings[:5])
 
 
 def cmd_sweeps_list(args) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mlplat.commands.common import add_store
+from mlplat.extras import require
 
 
 def register(sub) -> None:
@@ -17,10 +18,8 @@ def register(sub) -> None:
 
 
 def cmd_ui(args) -> int:
-    from mlplat.extras import require
-
     require("ui", "mlplat ui")
-    from mlplat.ui.server import serve  # FastAPI: only once the extra is known to be there
+    from mlplat.ui.server import serve  # FastAPI/uvicorn: the `ui` extra, checked just above
 
     def started(host: str, port: int, settings: dict) -> None:
         mode = (f"approvals allowed for users named by {settings['auth_header']} from "

@@ -91,6 +91,7 @@ class DatasetConfig:
     loader: str | None = None  # sklearn: e.g. load_breast_cancer
     path: str | None = None  # csv / parquet: relative to the working directory
     url: str | None = None  # sql: a SQLAlchemy URL
+    password_env: str | None = None  # sql: the environment variable holding url's password (never in a file)
     query: str | None = None  # sql: a SELECT
     generator: str | None = None  # synthetic: make_classification | make_regression
     generator_params: dict[str, Any] = field(default_factory=dict)

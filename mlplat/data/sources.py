@@ -6,6 +6,8 @@ into a ``DataSourceError`` that names the dataset, the location and the fix.
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -88,23 +90,49 @@ def _load_parquet(cfg: Any) -> pd.DataFrame:
         raise DataSourceError(f"dataset {cfg['name']!r}: cannot read Parquet {str(path)!r}: {exc}") from exc
 
 
+def _sql_url(cfg: Any) -> tuple[Any, str]:
+    """(URL to connect with, the same URL as text with any password hidden, for messages)."""
+    import sqlalchemy as sa
+
+    text = resolve_sqlite_url(_need(cfg, "url"))
+    try:
+        url = sa.make_url(text)
+    except sa.exc.ArgumentError as exc:
+        raise DataSourceError(f"dataset {cfg['name']!r}: malformed SQL URL {_hide_password(text)!r}: {exc}") from exc
+    var = cfg.get("password_env")
+    if var:
+        password = os.environ.get(str(var))
+        if password is None:
+            raise DataSourceError(f"dataset {cfg['name']!r}: the database password is read from the environment "
+                                  f"variable {var} (dataset.password_env), which is not set: export it")
+        url = url.set(password=password)
+    return url, url.render_as_string(hide_password=True)
+
+
+def _hide_password(text: str) -> str:
+    return re.sub(r"(://[^:/@]*:)[^/]*@", r"\1***@", text)
+
+
 def _load_sql(cfg: Any) -> pd.DataFrame:
     import sqlalchemy as sa
 
-    url, query = resolve_sqlite_url(_need(cfg, "url")), _need(cfg, "query")
+    query = _need(cfg, "query")
+    connect_url, url = _sql_url(cfg)
     try:
-        engine = sa.create_engine(url)
+        engine = sa.create_engine(connect_url)
     except (sa.exc.ArgumentError, ImportError) as exc:
         raise DataSourceError(f"dataset {cfg['name']!r}: malformed SQL URL {url!r}: {exc}") from exc
     if url.startswith("sqlite:///") and not url.endswith(":memory:"):
-        db = Path(url.removeprefix("sqlite:///"))
+        db = Path(url.removeprefix("sqlite:///").split("?", 1)[0])
         if not db.is_file():  # SQLite would silently create an empty database
             raise DataSourceError(f"dataset {cfg['name']!r}: SQLite file {str(db)!r} not found; fix dataset.url")
     try:
         with engine.connect() as con:
             return pd.read_sql_query(sa.text(query), con)
-    except sa.exc.SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", exc)).splitlines()[0]
+    except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
+        # pandas 3 wraps the driver's error in its own DatabaseError: report the driver's first line
+        cause = exc.__cause__ if isinstance(exc, pd.errors.DatabaseError) and exc.__cause__ else exc
+        reason = _hide_password(str(getattr(cause, "orig", cause)).splitlines()[0])
         raise DataSourceError(f"dataset {cfg['name']!r}: SQL query failed on {url!r}: {reason}") from exc
     finally:
         engine.dispose()
@@ -262,3 +290,31 @@ def apply_rows(df: pd.DataFrame, cfg: Any) -> pd.DataFrame:
     if drop_missing and cfg["target"] in df.columns:
         df = df[df[cfg["target"]].notna()]
     return df.reset_index(drop=True) if (cfg.get("filter") or drop_missing) else df
+
+
+FILE_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def read_file(path: str | Path, role: str = "input", read_options: dict | None = None) -> pd.DataFrame:
+    """A CSV or Parquet file as a DataFrame; one clear line when it is missing, empty or unreadable."""
+    p = Path(path)
+    kind = FILE_SUFFIXES.get(p.suffix.lower())
+    if kind is None:
+        raise DataSourceError(f"{role} file {str(p)!r} has suffix {p.suffix or '(none)'!r}: expected .csv or .parquet")
+    if not p.is_file():
+        raise DataSourceError(f"{role} file {str(p)!r} not found; check the path")
+    if p.stat().st_size == 0:
+        raise DataSourceError(f"{role} file {str(p)!r} is empty (0 bytes): nothing to read")
+    try:
+        if kind == "csv":
+            df = pd.read_csv(p, **dict(read_options or {}))
+        else:
+            df = pd.read_parquet(p, **dict(read_options or {}))
+    except pd.errors.EmptyDataError:
+        raise DataSourceError(f"{role} file {str(p)!r} has no columns (no header line): nothing to read") from None
+    except Exception as exc:  # pandas/pyarrow raise many unrelated types for a bad file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataSourceError(f"{role} file {str(p)!r} is not readable as {kind}: {first}") from exc
+    if df.shape[1] == 0:
+        raise DataSourceError(f"{role} file {str(p)!r} has no columns: nothing to read")
+    return df

@@ -57,6 +57,33 @@ def _profile(run: dict[str, Any]) -> dict[str, Any] | None:
             "predictions": sorted(pred_cols) if isinstance(pred_cols, dict) else bool(preds)}
 
 
+def _data_profile(run: dict[str, Any]) -> dict[str, Any] | None:
+    """The training dataset's profile summary the run stored beside its fingerprint (data_profile.json)."""
+    from mlplat.errors import ArtifactIntegrityError
+    from mlplat.tracking import artifacts as art
+
+    item = next((a for a in run["artifacts"] if a["name"] == "data_profile.json" and not a.get("pruned_at")), None)
+    if item is None:
+        return None
+    try:
+        return json.loads(art.read_verified(item["path"], item["sha256"]))
+    except (ArtifactIntegrityError, OSError, ValueError) as exc:
+        return {"error": f"data_profile.json unreadable: {exc}"}
+
+
+def _data_profile_section(summary: dict[str, Any] | None) -> tuple[str, str | None, list[str], list[list[Any]]]:
+    if summary is None:
+        return ("Data profile", "no data profile (the run has no data_profile.json artifact)", [], [])
+    if summary.get("error"):
+        return ("Data profile", summary["error"], [], [])
+    text = (f"{summary['n_rows']} rows x {summary['n_columns']} columns, {summary['n_duplicate_rows']} duplicated "
+            f"rows; {len(summary.get('warnings') or [])} warning(s)"
+            + "".join(f"; {w['type']}: {w['message']}" for w in (summary.get("warnings") or [])[:5]))
+    rows = [[name, c.get("kind"), fmt_num(c.get("missing_share"), 3), c.get("n_distinct")]
+            for name, c in (summary.get("columns") or {}).items()]
+    return ("Data profile", text, ["column", "kind", "missing share", "distinct"], rows)
+
+
 def _champion(store: Store, version: dict[str, Any]) -> dict[str, Any] | None:
     """The current production version (if another one) and the primary metric side by side."""
     from mlplat.registry import versions
@@ -122,6 +149,7 @@ def build(store: Store, ref: str, governance: dict | None) -> dict[str, Any]:
         "metrics": metrics,
         "champion": _champion(store, v),
         "reference_profile": _profile(run),
+        "data_profile": _data_profile(run),
         "approvals": [{"request": r["id"], "target": r["target"], "status": r["status"], "requester": r["requester"],
                        "approvers": [a["approver"] for a in r["approvals"]], "decided_at": r["decided_at"]}
                       for r in chain["approvals"]],
@@ -166,6 +194,7 @@ def _sections(card: dict[str, Any]) -> list[tuple[str, str | None, list[str], li
          ["stage", "metric", "this version", "champion", "delta"] if champ.get("rows") else [],
          [[r["stage"], r["metric"], fmt_num(r["this"]), fmt_num(r["champion"]), fmt_num(r["delta"])]
           for r in champ.get("rows") or []]),
+        _data_profile_section(card.get("data_profile")),
         ("Reference profile", prof_text, ["feature", "kind", "null share", "summary"],
          [[f["feature"], f["kind"], fmt_num(f["null_share"], 3), f.get("error") or f.get("summary", "")]
           for f in (prof or {}).get("features", [])]),

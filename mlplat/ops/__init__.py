@@ -54,6 +54,10 @@ OPERATIONS: dict[str, str] = {
     "runs_table": "browse", "run_columns": "browse", "compare_runs": "browse", "run_details": "browse",
     "sweep_view": "browse", "model_view": "browse", "monitoring_overview": "browse", "monitor_check": "browse",
     "audit_view": "browse", "approval_requests": "browse", "parse_columns": "browse",
+    # data: profile, infer, validate and compare datasets; a run's data profile; the scheduled check
+    "profile_dataset": "data", "render_profile": "data", "infer_dataset": "data", "validate_dataset": "data",
+    "compare_dataset": "data", "compare_frames": "data", "compare_to_state": "data", "extract_state": "data",
+    "run_data_profile": "data", "data_check": "data",
 }
 
 if TYPE_CHECKING:  # what the table says, for tools that read imports
@@ -71,6 +75,18 @@ if TYPE_CHECKING:  # what the table says, for tools that read imports
         sweep_view,
     )
     from mlplat.ops.common import actor_from_env, compose_plain, open_store, os_user
+    from mlplat.ops.data import (
+        compare_dataset,
+        compare_frames,
+        compare_to_state,
+        data_check,
+        extract_state,
+        infer_dataset,
+        profile_dataset,
+        render_profile,
+        run_data_profile,
+        validate_dataset,
+    )
     from mlplat.ops.governance import governance_report, lineage, model_card
     from mlplat.ops.listing import (
         iter_runs,

@@ -123,12 +123,41 @@ def audit_verify(params: dict, ctx: JobContext) -> str:
     return f"audit chain verified ({result.get('entries')} entries)"
 
 
+def data_check(params: dict, ctx: JobContext) -> str:
+    """A declared dataset's fresh extract: its schema, and drift from the last accepted extract; alerts when broken."""
+    from mlplat import ops
+
+    name = str(params["dataset"])
+    result = ops.data_check(name, state_dir=str(params.get("state_dir") or "runs/data_checks"),
+                            current=params.get("current"))
+    status = result["status"]
+    if status in ("schema", "drift"):
+        declared = (result.get("schema") or {}).get("declared") or {}
+        drift = result.get("drift") or {}
+        worst = [f"{k} ({f.get('reason')})" for k, f in (drift.get("features") or {}).items() if f["status"] == "drift"]
+        text = declared.get("message") if status == "schema" and not declared.get("ok", True) else \
+            f"{drift.get('n_drifted')}/{drift.get('n_checked')} columns drifted from the last accepted extract: " \
+            + "; ".join(worst[:5])
+        if status == "schema" and declared.get("ok", True):
+            text = f"columns removed {result['schema'].get('removed')}, dtype changed " \
+                   f"{[d['column'] for d in result['schema'].get('dtype_changed') or []]}"
+        ctx.notifier.notify({"kind": "data_check", "title": f"Dataset {name}: "
+                                                            f"{'breaks its schema' if status == 'schema' else 'drifted'}",
+                             "status": "error" if status == "schema" else "warn", "text": text,
+                             "dedup_key": f"data_check:{name}:{status}",
+                             "details": {"job": ctx.job, "dataset": name, "input": result["input"],
+                                         "rows": result["rows"], "accepted": result["accepted"]}})
+        return f"dataset {name}: {status} ({text}); the last accepted extract stays the reference"
+    return f"dataset {name}: {status}, {result['rows']} rows accepted as the reference"
+
+
 JOB_TYPES: dict[str, Callable[[dict, JobContext], str]] = {
     "drift_check": drift_check,
     "governance_report": governance_report,
     "leaderboard_digest": leaderboard_digest,
     "stale_model_check": stale_model_check,
     "audit_verify": audit_verify,
+    "data_check": data_check,
 }
 
 

@@ -75,6 +75,8 @@ def _check_job(name: str, spec: dict, cfg: dict) -> JobSpec:
         unknown = [m for m in models if m not in known]
         if unknown:
             raise ConfigError(f"{where}: unknown model(s) {unknown}; registered: {', '.join(sorted(known)) or 'none'}")
+    if spec["type"] == "data_check":
+        _check_dataset_param(params, where)
     if spec["type"] in ("governance_report", "leaderboard_digest"):
         _check_writable(Path(str(params.get("reports_dir") or cfg.get("reports_dir") or "runs/reports")), where)
     text = f"cron {spec['trigger']['cron']}" if "cron" in spec["trigger"] else f"every {spec['trigger']['every']}"
@@ -97,6 +99,15 @@ def _check_params(params: dict, where: str) -> None:
     models = params.get("models")
     if models is not None and not (isinstance(models, list) and all(isinstance(m, str) for m in models)):
         raise ConfigError(f"{where} param models={models!r} must be a list of model names, e.g. [churn]")
+
+
+def _check_dataset_param(params: dict, where: str) -> None:
+    from mlplat.config.compose import group_options
+
+    options = group_options("dataset")
+    if params.get("dataset") not in options:
+        raise ConfigError(f"{where} param dataset={params.get('dataset')!r} must name a dataset config: one of "
+                          f"{', '.join(options)}")
 
 
 def _check_writable(directory: Path, where: str) -> None:
