@@ -10,6 +10,7 @@ failed (Hydra skips ``on_multirun_end`` then), exiting non-zero only if a job fa
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -18,10 +19,12 @@ import uuid
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from mlplat.config.compose import conf_dir, setup
+from mlplat import ops
+from mlplat.config.compose import conf_dir, set_command_line, setup, to_plain
 from mlplat.config.resolvers import register_resolvers as _register_sweep_resolvers
+from mlplat.errors import ConfigError, MlplatError, one_line
 
 log = logging.getLogger("mlplat")
 setup()
@@ -40,8 +43,6 @@ def _parallel_jobs(hc) -> int:
 
 def _reserved_cpus(hc) -> int | None:
     """CPUs a cluster launcher reserves per job (Ray remote num_cpus, SLURM cpus_per_task)."""
-    from omegaconf import OmegaConf
-
     for key in ("launcher.ray.remote.num_cpus", "launcher.cpus_per_task"):
         value = OmegaConf.select(hc, key, default=None, throw_on_resolution_failure=False)
         if isinstance(value, int | float) and value >= 1:
@@ -63,9 +64,10 @@ def _threads(cfg: DictConfig, hc) -> int:
 
 @hydra.main(config_path=CONF_DIR, config_name="config", version_base="1.3")
 def task(cfg: DictConfig) -> float:
-    from mlplat import ops
-    from mlplat.config.compose import to_plain
+    # the engine (pandas, scikit-learn: ~1 s) and the heartbeat (SQLAlchemy) are imported by
+    # the job that runs: `mlplat train --cfg job` and `--help` answer without them
     from mlplat.engine import RunContext
+    from mlplat.heartbeat import Heartbeat
 
     hc = HydraConfig.get()
     multirun = str(hc.mode) == "RunMode.MULTIRUN"
@@ -83,14 +85,10 @@ def task(cfg: DictConfig) -> float:
         plain = to_plain(cfg)
         if multirun:
             ops.describe_sweep_from_hydra(plain, hc, invocation)
-        from mlplat.heartbeat import Heartbeat
-
         # a live job's heartbeat tells it from one killed with SIGKILL (see mlplat.heartbeat)
         with Heartbeat(ops.open_store(plain["tracking"]), invocation):
             outcome = ops.run_experiment(plain, ctx)
     except Exception as exc:
-        from mlplat.errors import one_line
-
         run_id = getattr(exc, "mlplat_run_id", None)
         log.error("%s%s", f"run {run_id} failed: " if run_id else "", one_line(exc))
         log.debug("traceback", exc_info=True)
@@ -152,11 +150,9 @@ def _completion_line() -> None:
 
 def _progress(ops, checked: dict, args: list[str], invocation: str, *, enabled: bool):
     """A progress display over this sweep's trials (a no-op context for single runs)."""
-    import contextlib
-
     if not enabled:
         return contextlib.nullcontext()
-    from mlplat.progress import SweepProgress
+    from mlplat.progress import SweepProgress  # deferred as in task()
 
     plan = ops.plan_sweep(list(args))
     return SweepProgress(ops.open_store(checked["tracking"]), invocation, total=plan.total)
@@ -165,21 +161,15 @@ def _progress(ops, checked: dict, args: list[str], invocation: str, *, enabled: 
 def _driver_heartbeat(ops, checked: dict, invocation: str, *, enabled: bool):
     """Beat the sweep row while this driver runs it, whichever launcher runs the jobs: a
     driver killed mid-sweep is then told from a live one (mlplat.heartbeat)."""
-    import contextlib
-
     if not enabled:
         return contextlib.nullcontext()
-    from mlplat.heartbeat import Heartbeat
+    from mlplat.heartbeat import Heartbeat  # deferred as in task()
 
     return Heartbeat(ops.open_store(checked["tracking"]), invocation)
 
 
 def train_main(args: list[str]) -> int:
     """Run `mlplat train ARGS` like a Hydra app and return the process exit code."""
-    from mlplat import ops
-    from mlplat.config.compose import set_command_line
-    from mlplat.errors import ConfigError, MlplatError
-
     ns, hydra_args = parse_args(args)
     invocation = uuid.uuid4().hex[:16]
     os.environ["MLPLAT_INVOCATION_ID"] = invocation

@@ -19,8 +19,24 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
+from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
 
+from mlplat import provenance
+from mlplat.data import fingerprint as fp
+from mlplat.data import sources, validation
+from mlplat.data.profile import profile_frame, summary_of
 from mlplat.errors import ConfigError, MlplatError, TargetError, one_line
+from mlplat.evaluation import cv as cvmod
+from mlplat.evaluation.metrics import metrics_for, score
+from mlplat.features.build import build_preprocessor
+from mlplat.models.build import build_estimator
+from mlplat.models.labels import LabelEncoded
+from mlplat.monitoring.profile import build_profile
+from mlplat.tracking import artifacts as art
+from mlplat.tracking import runs as runs_store
+from mlplat.tracking.store import open_store
 
 log = logging.getLogger("mlplat.engine")
 
@@ -96,12 +112,6 @@ def fit_threads(cfg: dict, threads: int | None, train_rows: int) -> int | None:
 
 
 def build_pipeline(cfg: dict, X: pd.DataFrame, task: str, threads: int | None, labels=None):
-    from sklearn.pipeline import Pipeline
-
-    from mlplat.features.build import build_preprocessor
-    from mlplat.models.build import build_estimator
-    from mlplat.models.labels import LabelEncoded
-
     steps = build_preprocessor(cfg["features"], cfg["dataset"], X, task, cfg["seed"])
     estimator = build_estimator(cfg["model"], task, cfg["seed"], threads,
                                 allowed=(cfg.get("runtime") or {}).get("allowed_modules"))
@@ -146,17 +156,6 @@ def _positive_class(labels) -> Any:
 
 def run_experiment(cfg: dict, ctx: RunContext, *, store=None) -> RunOutcome:
     """Execute the experiment ``cfg`` (resolved, plain dict) and record it. Raises on failure."""
-    from threadpoolctl import threadpool_limits
-
-    from mlplat import provenance
-    from mlplat.data import fingerprint as fp
-    from mlplat.data import sources, validation
-    from mlplat.evaluation import cv as cvmod
-    from mlplat.evaluation.metrics import metrics_for
-    from mlplat.tracking import artifacts as art
-    from mlplat.tracking import runs as runs_store
-    from mlplat.tracking.store import open_store
-
     t_start = time.perf_counter()
     store = store or open_store(cfg["tracking"])
     dataset, evaluation = cfg["dataset"], cfg["evaluation"]
@@ -192,14 +191,10 @@ def run_experiment(cfg: dict, ctx: RunContext, *, store=None) -> RunOutcome:
             pipeline = build_pipeline(cfg, X_train, task, threads, labels)
             splitter = cvmod.make_folds(task, folds, bool(evaluation["cv"]["shuffle"]), cfg["seed"])
             cv_result = cvmod.cross_validate(pipeline, X_train, y_train, splitter, metrics, labels)
-            from sklearn.base import clone
-
             final = clone(pipeline)
             t0 = time.perf_counter()
             final.fit(X_train, y_train)
             final_fit = time.perf_counter() - t0
-            from mlplat.evaluation.metrics import score
-
             holdout = score(metrics, final, X_test, y_test, labels) if len(X_test) else {}
         aggregate = cv_result.aggregate()
         primary_value = aggregate[primary][0]
@@ -242,9 +237,6 @@ def _extra_artifacts(run_dir: Path, X_train: pd.DataFrame, X_unseen: pd.DataFram
     was fitted on are over-confident (a forest's are near 0/1) and would make every live
     prediction distribution look drifted.
     """
-    from mlplat.monitoring.profile import build_profile
-    from mlplat.tracking import artifacts as art
-
     categorical = [c for c in (dataset.get("categorical") or []) if c in X_train.columns]
     numeric = [c for c in X_train.columns if c not in categorical and pd.api.types.is_numeric_dtype(X_train[c])]
     preds = model.predict_proba(X_unseen)[:, 1] if task == "classification" and hasattr(model, "predict_proba") \
@@ -264,9 +256,6 @@ PROFILE_ASSOCIATION_ROWS = 200_000
 
 def _data_profile_artifact(run_dir: Path, df: pd.DataFrame, dataset: dict, task: str, fingerprint: str) -> list:
     """The dataset's profile summary, stored beside its fingerprint (lineage: what the data looked like)."""
-    from mlplat.data.profile import profile_frame, summary_of
-    from mlplat.tracking import artifacts as art
-
     try:
         profile = profile_frame(df, target=dataset["target"], task=task, associations=len(df) <= PROFILE_ASSOCIATION_ROWS,
                                 declared_ids=[dataset.get("id_column")])

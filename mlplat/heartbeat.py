@@ -26,6 +26,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from mlplat.tracking import runs as runs_store
+from mlplat.tracking.schema import runs, sweeps
+from mlplat.tracking.store import now
+
 log = logging.getLogger("mlplat.heartbeat")
 
 HEARTBEAT_ENV = "MLPLAT_HEARTBEAT_S"
@@ -50,7 +54,6 @@ class Heartbeat:
     exactly the runs this process is executing. A failed beat (database busy or away) is
     logged at debug level and retried at the next beat; it never fails the job.
     """
-
     def __init__(self, store: Any, invocation_id: str, *, every_s: float | None = None) -> None:
         self.store = store
         self.invocation_id = invocation_id
@@ -68,9 +71,6 @@ class Heartbeat:
 
     def beat(self) -> int:
         """Refresh this process's running runs of the invocation and, in a sweep's driver, the sweep."""
-        from mlplat.tracking.schema import runs, sweeps
-        from mlplat.tracking.store import now
-
         host, pid, t = socket.gethostname(), os.getpid(), now()
         with self.store.write() as conn:
             result = conn.execute(
@@ -115,9 +115,6 @@ def mark_stale_runs(store: Any, *, stale_after_s: float | None = None) -> list[s
     Returns the ids marked. Safe to run at any time and from many processes at once: the
     update re-checks ``status = 'running'``, so a run that finished meanwhile keeps its result.
     """
-    from mlplat.tracking.schema import runs
-    from mlplat.tracking.store import now
-
     # a running run has no metric rows yet (they come with its result): only runs changes
     stale_after = stale_after_s if stale_after_s is not None else interval_s() * MISSED_BEATS
     host = socket.gethostname()
@@ -153,10 +150,6 @@ def mark_stale_sweeps(store: Any, *, stale_after_s: float | None = None) -> list
     Call it after :func:`mark_stale_runs`, so the closed sweep counts its dead trials as
     crashed. Sweeps recorded without a driver (older stores) are never judged.
     """
-    from mlplat.tracking import runs as runs_store
-    from mlplat.tracking.schema import sweeps
-    from mlplat.tracking.store import now
-
     stale_after = stale_after_s if stale_after_s is not None else interval_s() * MISSED_BEATS
     host, current = socket.gethostname(), now()
     with store.read() as conn:

@@ -4,7 +4,6 @@ The engine and its services never import Slack: monitoring, the scheduler and th
 registry hand an event (a plain dict) to whatever notifier the running front door set up:
 the console for the CLI, a JSON-lines file always, the Slack bot's own notifier when the
 bot runs. Event shape::
-
     {"kind": "drift" | "performance" | "latency" | "job_failed" | "report" | "approval",
      "title": str, "text": str, "status": str, "model": str | None, "version": int | None,
      "details": dict, "attachments": [path, ...], "dedup_key": str | None}
@@ -13,6 +12,7 @@ bot runs. Event shape::
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import threading
 import time
@@ -31,7 +31,6 @@ class NullNotifier:
 
 class ConsoleNotifier:
     """One line per event on stderr (the CLI's notifier)."""
-
     def notify(self, event: dict[str, Any]) -> None:
         where = f" [{event['model']}:{event.get('version')}]" if event.get("model") else ""
         print(f"{event.get('kind', 'event')}{where} {event.get('status', '')}: {event.get('title', '')}",
@@ -40,7 +39,6 @@ class ConsoleNotifier:
 
 class LogFileNotifier:
     """Appends events as JSON lines (always on, so alerts survive without Slack)."""
-
     def __init__(self, path: str | Path = "runs/alerts.jsonl"):
         self.path = Path(path)
         self._lock = threading.Lock()
@@ -54,13 +52,10 @@ class LogFileNotifier:
 
 class FanOut:
     """Deliver to several notifiers; one failing never stops the others."""
-
     def __init__(self, *notifiers: Notifier):
         self.notifiers = list(notifiers)
 
     def notify(self, event: dict[str, Any]) -> None:
-        import logging
-
         for n in self.notifiers:
             try:
                 n.notify(event)

@@ -16,6 +16,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from mlplat.evaluation.metrics import direction_of
+from mlplat.tracking import runs as runs_store
+
 log = logging.getLogger("mlplat.progress")
 
 POLL_S = 0.5
@@ -52,8 +58,6 @@ class Snapshot:
 
 
 def snapshot(rows: list[dict], started: float, total: int | None) -> Snapshot:
-    from mlplat.evaluation.metrics import direction_of
-
     done = [r for r in rows if r["status"] == "done" and r["primary_value"] is not None]
     metric = next((r["primary_metric"] for r in rows if r["primary_metric"]), None)
     best = None
@@ -76,7 +80,6 @@ def _clock(seconds: float | None) -> str:
 
 class SweepProgress:
     """Context manager: a polling thread from ``__enter__`` to ``__exit__`` (plus one last poll)."""
-
     def __init__(self, store: Any, invocation_id: str, *, total: int | None, tty: bool | None = None) -> None:
         self.store = store
         self.invocation_id = invocation_id
@@ -91,9 +94,6 @@ class SweepProgress:
 
     def __enter__(self) -> SweepProgress:
         if self.tty:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
             self._progress = Progress(
                 TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
                 TextColumn("elapsed {task.fields[elapsed]}, left ~{task.fields[left]}"),
@@ -118,8 +118,6 @@ class SweepProgress:
                 log.debug("progress poll failed: %s", exc)
 
     def _poll(self) -> None:
-        from mlplat.tracking import runs as runs_store
-
         rows = runs_store.runs_of_invocation(self.store, self.invocation_id)
         snap = snapshot(rows, self.started, self.total)
         total = max(self.total or 0, len(rows)) or None  # a resumed or extended sweep can exceed the plan

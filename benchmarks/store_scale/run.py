@@ -1,7 +1,7 @@
 """The store at team scale: populate N runs through the store's API, time the queries users make.
 
     python benchmarks/store_scale/run.py                       # 100,000 runs, SQLite + PostgreSQL
-    python benchmarks/store_scale/run.py --mlflow-python /work/bench-venvs/mlflow/bin/python
+    python benchmarks/store_scale/run.py --mlflow-python .bench-venvs/mlflow/bin/python
 
 Each run has 4 metrics, 5 params and 3 tags, across 50 sweeps and 5 datasets. Each query's
 figure is the median of 5 timings after one warm-up. With --mlflow-python, MLflow's SQLite

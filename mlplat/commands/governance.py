@@ -69,9 +69,11 @@ def cmd_lineage(args) -> int:
     if args.format == "json":
         output.emit_json(data)
         return 0
-    output.emit_table(f"Lineage of {data['ref']}", [("stage", "stage"), ("subject", "subject"), ("when", "when (UTC)"),
-                                                  ("who", "who"), ("detail", "detail")],
-                      [{**r, "when": output.when(r["when"]), "who": r["who"] or ""} for r in data["chain"]])
+    Col = output.Col
+    output.emit_rows(data["chain"], "table", title=f"Lineage of {data['ref']}",
+                     columns=[Col("stage", "stage"), Col("subject", "subject"),
+                              Col("when", "when (UTC)", lambda r: output.when(r["when"])),
+                              Col("who", "who", lambda r: r["who"] or ""), Col("detail", "detail")])
     bad = [c for c in data["checks"] if c["ok"] is False]
     missing = [c for c in data["checks"] if c["ok"] is None]
     chain = data["audit_chain"]

@@ -259,20 +259,21 @@ def cmd_history(args) -> int:
     if args.format == "json":
         output.emit_json(rows)
         return 0
-    table = []
-    for r in rows:
+
+    def findings(r: dict) -> str:
         bad = sorted(k for k, s in r["features"].items() if s not in ("ok",))
-        window = (f"{output.when(r['window_start'])} .. {output.when(r['window_end'])}" if r["window_start"]
-                  else (r["input"] or ""))
-        table.append({"id": str(r["id"]), "when": output.when(r["created_at"]), "kind": r["kind"],
-                      "version": str(r["version"] or ""), "status": r["status"], "window": window,
-                      "rows": str(r["n_rows"] if r["n_rows"] is not None else ""),
-                      "findings": ", ".join(f"{k}={r['features'][k]}" for k in bad[:6]) + (" ..." if len(bad) > 6 else ""),
-                      "report": r["report_html"] or r["report_json"] or "", "by": f"{r['actor']} ({r['source']})"})
-    output.emit_table(f"Monitoring history of {args.ref}", [
-        ("id", "id"), ("when", "when (UTC)"), ("kind", "kind"), ("version", "v"), ("status", "status"),
-        ("window", "window / input"), ("rows", "rows"), ("findings", "not ok"), ("report", "report"), ("by", "by")],
-        table)
+        return ", ".join(f"{k}={r['features'][k]}" for k in bad[:6]) + (" ..." if len(bad) > 6 else "")
+
+    Col = output.Col
+    output.emit_rows(rows, "table", title=f"Monitoring history of {args.ref}", columns=[
+        Col("id", "id"), Col("when", "when (UTC)", lambda r: output.when(r["created_at"])), Col("kind", "kind"),
+        Col("version", "v", lambda r: str(r["version"] or "")), Col("status", "status"),
+        Col("window", "window / input", lambda r: f"{output.when(r['window_start'])} .. {output.when(r['window_end'])}"
+            if r["window_start"] else (r["input"] or "")),
+        Col("rows", "rows", lambda r: str(r["n_rows"] if r["n_rows"] is not None else "")),
+        Col("findings", "not ok", findings),
+        Col("report", "report", lambda r: r["report_html"] or r["report_json"] or ""),
+        Col("by", "by", lambda r: f"{r['actor']} ({r['source']})")])
     if not rows:
         print(f"no checks of {args.ref} yet; run `mlplat monitor drift {args.ref} --since 24h`")
     return 0

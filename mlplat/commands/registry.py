@@ -178,13 +178,12 @@ def cmd_list(args) -> int:
     from mlplat import ops, output
 
     rows = ops.list_models(store=store_of(args))
-    if args.format == "json":
-        return _json(rows)
-    output.emit_table("Registered models", [("name", "model"), ("latest_version", "latest"), ("aliases", "aliases"),
-                                            ("created", "created (UTC)")],
-                      [{**r, "latest_version": str(r["latest_version"]), "created": output.when(r["created_at"]),
-                        "aliases": ", ".join(f"{a}={v}" for a, v in sorted(r["aliases"].items()))} for r in rows],
-                      caption=None if rows else "no models yet: `mlplat models register <run id> --name NAME`")
+    Col = output.Col
+    output.emit_rows(rows, args.format, title="Registered models",
+                     columns=[Col("name", "model"), Col("latest_version", "latest"),
+                              Col("aliases", "aliases", lambda r: ", ".join(f"{a}={v}" for a, v in sorted(r["aliases"].items()))),
+                              Col("created", "created (UTC)", lambda r: output.when(r["created_at"]))],
+                     json_value=rows, empty="no models yet: `mlplat models register <run id> --name NAME`")
     return 0
 
 
@@ -200,18 +199,18 @@ def cmd_show(args) -> int:
     by_version: dict[int, list[str]] = {}
     for a, v in res["aliases"].items():
         by_version.setdefault(v, []).append(a)
-    output.emit_table(f"{res['name']}: versions", [("version", "version"), ("aliases", "aliases"), ("run_id", "run"),
-                                                   ("score", "primary"), ("created", "registered (UTC)"),
-                                                   ("actor", "by")],
-                      [{**v, "version": str(v["version"]), "aliases": ", ".join(sorted(by_version.get(v["version"], []))),
-                        "score": _metric_line(v["metrics"], v["primary_metric"]),
-                        "created": output.when(v["created_at"])} for v in res["versions"]])
+    Col = output.Col
+    output.emit_rows(res["versions"], "table", title=f"{res['name']}: versions",
+                     columns=[Col("version", "version"),
+                              Col("aliases", "aliases", lambda v: ", ".join(sorted(by_version.get(v["version"], [])))),
+                              Col("run_id", "run"), Col("score", "primary", lambda v: _metric_line(v["metrics"], v["primary_metric"])),
+                              Col("created", "registered (UTC)", lambda v: output.when(v["created_at"])), Col("actor", "by")])
     if res["alias_history"]:
-        output.emit_table("alias history (newest first)", [("when", "when (UTC)"), ("alias", "alias"),
-                                                           ("move", "version"), ("action", "action"),
-                                                           ("actor", "by"), ("request_id", "request")],
-                          [{**h, "when": output.when(h["ts"]), "request_id": h["request_id"] or "",
-                            "move": f"{h['previous_version'] or '-'} -> {h['version']}"} for h in res["alias_history"]])
+        output.emit_rows(res["alias_history"], "table", title="alias history (newest first)",
+                         columns=[Col("when", "when (UTC)", lambda h: output.when(h["ts"])), Col("alias", "alias"),
+                                  Col("move", "version", lambda h: f"{h['previous_version'] or '-'} -> {h['version']}"),
+                                  Col("action", "action"), Col("actor", "by"),
+                                  Col("request_id", "request", lambda h: h["request_id"] or "")])
     return 0
 
 
@@ -251,16 +250,17 @@ def cmd_approvals_list(args) -> int:
 
     status = "pending" if args.pending else args.status
     rows = ops.list_approvals(actor=_actor(), source=SOURCE, status=status, name=args.model, store=store_of(args))
-    if args.format == "json":
-        return _json(rows)
-    output.emit_table("Promotion requests (newest first)",
-                      [("id", "request"), ("model", "model"), ("target", "to"), ("status", "status"),
-                       ("count", "approvals"), ("requester", "requested by"), ("created", "requested (UTC)"),
-                       ("expires", "expires (UTC)"), ("gates", "gates")],
-                      [{**r, "model": f"{r['name']}:{r['version']}", "count": f"{r['approvals_count']}/{r['approvals_needed']}",
-                        "created": output.when(r["created_at"]), "expires": output.when(r["expires_at"]),
-                        "gates": ", ".join(f"{g['gate']}={g['status']}" for g in r["evidence"].get("gates", []))}
-                       for r in rows], caption=None if rows else "no requests")
+    Col = output.Col
+    output.emit_rows(rows, args.format, title="Promotion requests (newest first)",
+                     columns=[Col("id", "request"), Col("model", "model", lambda r: f"{r['name']}:{r['version']}"),
+                              Col("target", "to"), Col("status", "status"),
+                              Col("count", "approvals", lambda r: f"{r['approvals_count']}/{r['approvals_needed']}"),
+                              Col("requester", "requested by"),
+                              Col("created", "requested (UTC)", lambda r: output.when(r["created_at"])),
+                              Col("expires", "expires (UTC)", lambda r: output.when(r["expires_at"])),
+                              Col("gates", "gates", lambda r: ", ".join(f"{g['gate']}={g['status']}"
+                                                                        for g in r["evidence"].get("gates", [])))],
+                     json_value=rows, empty="no requests")
     return 0
 
 
@@ -302,14 +302,13 @@ def cmd_audit_log(args) -> int:
 
     rows = ops.audit_log(object_id=args.object, object_type=args.object_type, action=args.audit_action,
                          limit=args.limit, store=store_of(args))
-    if args.format == "json":
-        return _json(rows)
-    output.emit_table("Audit trail (newest first)",
-                      [("seq", "#"), ("when", "when (UTC)"), ("actor", "actor"), ("source", "via"),
-                       ("action", "action"), ("object", "object"), ("payload", "payload")],
-                      [{**r, "seq": str(r["seq"]), "when": output.when(r["ts"]),
-                        "object": f"{r['object_type']} {r['object_id']}", "payload": r["payload"][:100]}
-                       for r in rows], caption=None if rows else "no entries match")
+    Col = output.Col
+    output.emit_rows(rows, args.format, title="Audit trail (newest first)",
+                     columns=[Col("seq", "#"), Col("when", "when (UTC)", lambda r: output.when(r["ts"])),
+                              Col("actor", "actor"), Col("source", "via"), Col("action", "action"),
+                              Col("object", "object", lambda r: f"{r['object_type']} {r['object_id']}"),
+                              Col("payload", "payload", lambda r: r["payload"][:100])],
+                     json_value=rows, empty="no entries match")
     return 0
 
 

@@ -104,23 +104,20 @@ def cmd_leaderboard(args) -> int:
     # the URL, not an opened store: ops reads a leaderboard without SQLAlchemy when it can
     result = ops.leaderboard(metric=args.metric, stage=args.stage, filters=_filters(args), since=since_of(args),
                              top=args.top, url=args.store)
-    rows = result["rows"]
-    if args.format == "json":
-        output.emit_json(result)
-        return 0
-    if args.format == "csv":
-        output.emit_csv(rows, ["rank", "id", "experiment", "dataset", "model", "value", "std", "holdout",
-                               "fit_time_s", "sweep_id", "started_at"])
-        return 0
     arrow = "higher is better" if result["direction"] == "maximize" else "lower is better"
-    table_rows = [{**r, "score": f"{output.num(r['value'])} ± {output.num(r['std'])}",
-                   "holdout": output.num(r["holdout"]), "fit": output.num(r["fit_time_s"], 2),
-                   "started": output.when(r["started_at"]), "sweep": (r["sweep_id"] or "")[:8]} for r in rows]
-    output.emit_table(f"Leaderboard: {result['metric']} ({args.stage}, {arrow})",
-                      [("rank", "#"), ("id", "run"), ("experiment", "experiment"), ("dataset", "dataset"),
-                       ("model", "model"), ("score", f"{result['metric']} mean ± std"), ("holdout", "holdout"),
-                       ("fit", "fit s"), ("sweep", "sweep"), ("started", "started (UTC)")], table_rows,
-                      caption=None if rows else "no finished runs match")
+    Col = output.Col
+    output.emit_rows(result["rows"], args.format, title=f"Leaderboard: {result['metric']} ({args.stage}, {arrow})",
+                     columns=[Col("rank", "#"), Col("id", "run"), Col("experiment", "experiment"),
+                              Col("dataset", "dataset"), Col("model", "model"),
+                              Col("score", f"{result['metric']} mean ± std",
+                                  lambda r: f"{output.num(r['value'])} ± {output.num(r['std'])}"),
+                              Col("holdout", "holdout", lambda r: output.num(r["holdout"])),
+                              Col("fit", "fit s", lambda r: output.num(r["fit_time_s"], 2)),
+                              Col("sweep", "sweep", lambda r: (r["sweep_id"] or "")[:8]),
+                              Col("started", "started (UTC)", lambda r: output.when(r["started_at"]))],
+                     csv_columns=["rank", "id", "experiment", "dataset", "model", "value", "std", "holdout",
+                                  "fit_time_s", "sweep_id", "started_at"],
+                     json_value=result, empty="no finished runs match")
     return 0
 
 
@@ -137,21 +134,19 @@ def cmd_runs_list(args) -> int:
     else:
         rows = ops.list_runs(filters=_filters(args), since=since_of(args), page=page, page_size=size,
                              url=args.store)
-    if args.format == "json":
-        output.stream_json_list(rows)
-        return 0
-    if args.format == "csv":
-        output.emit_csv(rows, ["id", "experiment", "status", "dataset", "model", "primary_metric", "primary_value",
-                               "sweep_id", "started_at", "duration_s", "actor", "source", "error"])
-        return 0
-    table_rows = [{**r, "started": output.when(r["started_at"]), "dur": output.num(r["duration_s"], 1),
-                   "score": f"{r['primary_metric'] or ''} {output.num(r['primary_value'])}".strip(),
-                   "sweep": (r["sweep_id"] or "")[:8], "error": (r["error"] or "")[:80]} for r in rows]
-    output.emit_table(f"Runs (page {page}, {size} per page, newest first)",
-                      [("id", "run"), ("status", "status"), ("experiment", "experiment"), ("dataset", "dataset"),
-                       ("model", "model"), ("score", "primary"), ("dur", "s"), ("sweep", "sweep"),
-                       ("started", "started (UTC)"), ("error", "error")], table_rows,
-                      caption=None if rows else "no runs on this page")
+    Col = output.Col
+    output.emit_rows(rows, args.format, title=f"Runs (page {page}, {size} per page, newest first)",
+                     columns=[Col("id", "run"), Col("status", "status"), Col("experiment", "experiment"),
+                              Col("dataset", "dataset"), Col("model", "model"),
+                              Col("score", "primary",
+                                  lambda r: f"{r['primary_metric'] or ''} {output.num(r['primary_value'])}".strip()),
+                              Col("dur", "s", lambda r: output.num(r["duration_s"], 1)),
+                              Col("sweep", "sweep", lambda r: (r["sweep_id"] or "")[:8]),
+                              Col("started", "started (UTC)", lambda r: output.when(r["started_at"])),
+                              Col("error", "error", lambda r: (r["error"] or "")[:80])],
+                     csv_columns=["id", "experiment", "status", "dataset", "model", "primary_metric", "primary_value",
+                                  "sweep_id", "started_at", "duration_s", "actor", "source", "error"],
+                     empty="no runs on this page")
     return 0
 
 
@@ -179,13 +174,15 @@ def cmd_runs_show(args) -> int:
         print(f"error: {run['error']}")
     cv = run["metrics"].get("cv", {})
     holdout = run["metrics"].get("holdout", {})
-    rows = [{"metric": k, "cv": f"{output.num(v['value'])} ± {output.num(v['std'])}",
-             "holdout": output.num(holdout.get(k))} for k, v in cv.items()]
-    if rows:
-        output.emit_table("metrics", [("metric", "metric"), ("cv", "cv mean ± std"), ("holdout", "holdout")], rows)
+    Col = output.Col
+    if cv:
+        output.emit_rows([{"metric": k, **v} for k, v in cv.items()], "table", title="metrics",
+                         columns=[Col("metric", "metric"),
+                                  Col("cv", "cv mean ± std", lambda r: f"{output.num(r['value'])} ± {output.num(r['std'])}"),
+                                  Col("holdout", "holdout", lambda r: output.num(holdout.get(r["metric"])))])
     if run["artifacts"]:
-        output.emit_table("artifacts", [("name", "name"), ("size", "bytes"), ("sha", "sha256")],
-                          [{**a, "sha": a["sha256"][:16]} for a in run["artifacts"]])
+        output.emit_rows(run["artifacts"], "table", title="artifacts",
+                         columns=[Col("name", "name"), Col("size", "bytes"), Col("sha", "sha256", lambda a: a["sha256"][:16])])
     return 0
 
 
@@ -206,14 +203,13 @@ def cmd_sweeps_list(args) -> int:
     from mlplat import ops, output
 
     rows = ops.list_sweeps(page=args.page, page_size=args.page_size, store=store_of(args))
-    if args.format == "json":
-        output.stream_json_list(rows)
-        return 0
-    output.emit_table("Sweeps (newest first)", [("id", "sweep"), ("status", "status"), ("experiment", "experiment"),
-                                                 ("jobs", "done/failed/crashed"), ("best_run_id", "best run"),
-                                                 ("started", "started (UTC)"), ("command", "command")],
-                      [{**r, "jobs": f"{r['n_done']}/{r['n_failed']}/{r['n_crashed']}",
-                        "started": output.when(r["started_at"])} for r in rows])
+    Col = output.Col
+    output.emit_rows(rows, args.format, title="Sweeps (newest first)",
+                     columns=[Col("id", "sweep"), Col("status", "status"), Col("experiment", "experiment"),
+                              Col("jobs", "done/failed/crashed", lambda r: f"{r['n_done']}/{r['n_failed']}/{r['n_crashed']}"),
+                              Col("best_run_id", "best run"),
+                              Col("started", "started (UTC)", lambda r: output.when(r["started_at"])),
+                              Col("command", "command")])
     return 0
 
 
@@ -231,10 +227,11 @@ def cmd_sweeps_show(args) -> int:
     print(f"command: {sweep['command']}")
     if sweep.get("optuna_study"):
         print(f"optuna study: {sweep['optuna_study']} (in the store's database)")
-    output.emit_table(f"trials (page {args.page}, {args.page_size} per page, job order)", [("id", "run"), ("status", "status"), ("model", "model"), ("score", "primary"),
-                                 ("error", "error")],
-                      [{**r, "score": output.num(r["primary_value"]), "error": (r["error"] or "")[:80]}
-                       for r in sweep["trials"]])
+    Col = output.Col
+    output.emit_rows(sweep["trials"], "table", title=f"trials (page {args.page}, {args.page_size} per page, job order)",
+                     columns=[Col("id", "run"), Col("status", "status"), Col("model", "model"),
+                              Col("score", "primary", lambda r: output.num(r["primary_value"])),
+                              Col("error", "error", lambda r: (r["error"] or "")[:80])])
     return 0
 
 
@@ -274,9 +271,9 @@ def cmd_runs_rerun(args) -> int:
     old = {k: v["value"] for k, v in before["metrics"].get("cv", {}).items()}
     rows = [{"metric": k, "before": output.num(old.get(k), 6), "after": output.num(m, 6),
              "diff": output.num(abs(m - old[k]) if k in old else None, 9)} for k, (m, _s) in after.cv.items()]
-    if args.format == "json":
-        output.emit_json({"original": before["id"], "rerun": after.run_id, "metrics": rows})
-        return 0
-    output.emit_table(f"rerun of {before['id']} -> {after.run_id}",
-                      [("metric", "metric"), ("before", "original cv"), ("after", "rerun cv"), ("diff", "|diff|")], rows)
+    Col = output.Col
+    output.emit_rows(rows, args.format, title=f"rerun of {before['id']} -> {after.run_id}",
+                     columns=[Col("metric", "metric"), Col("before", "original cv"), Col("after", "rerun cv"),
+                              Col("diff", "|diff|")],
+                     json_value={"original": before["id"], "rerun": after.run_id, "metrics": rows})
     return 0

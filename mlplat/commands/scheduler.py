@@ -42,15 +42,13 @@ def cmd_list(args) -> int:
     from mlplat.scheduling.runner import list_jobs
 
     rows = list_jobs()
-    if args.format == "json":
-        output.emit_json(rows)
-        return 1 if any(r["problem"] for r in rows) else 0
-    output.emit_table("Scheduled jobs", [("job", "job"), ("type", "type"), ("trigger", "trigger"),
-                                         ("next", "next run (UTC)"), ("last", "last run (UTC)"),
-                                         ("status", "last status"), ("note", "summary / problem")],
-                      [{**r, "next": output.when(r["next_run"]), "last": output.when(r["last_run"]),
-                        "status": r["last_status"] or "never run",
-                        "note": (r["problem"] or r["last_summary"] or "")[:100]} for r in rows])
+    Col = output.Col
+    output.emit_rows(rows, args.format, title="Scheduled jobs", json_value=rows,
+                     columns=[Col("job", "job"), Col("type", "type"), Col("trigger", "trigger"),
+                              Col("next", "next run (UTC)", lambda r: output.when(r["next_run"])),
+                              Col("last", "last run (UTC)", lambda r: output.when(r["last_run"])),
+                              Col("status", "last status", lambda r: r["last_status"] or "never run"),
+                              Col("note", "summary / problem", lambda r: (r["problem"] or r["last_summary"] or "")[:100])])
     return 1 if any(r["problem"] for r in rows) else 0
 
 

@@ -4,6 +4,10 @@
 Hydra's compose API. Errors from Hydra and OmegaConf (unknown option, unknown key, wrong
 type) are translated into one-line ``ConfigError`` messages that name the key, the file
 and the allowed values.
+
+Hydra, OmegaConf and the schema are imported inside the functions that compose: the read
+commands (`mlplat leaderboard`, `runs list`) import this module for ``conf_dir`` alone, and
+Hydra with OmegaConf costs them ~0.5 s (measured with ``python -X importtime``).
 """
 
 from __future__ import annotations

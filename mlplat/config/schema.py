@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 
@@ -71,7 +72,6 @@ class Selection(str, Enum):
 @dataclass
 class ColumnSchema:
     """What one column must look like; checked on every load."""
-
     dtype: ColumnType | None = None
     required: bool = True
     max_null_share: float = 0.0
@@ -283,6 +283,4 @@ class MlplatConfig:
 
 def register_schemas() -> None:
     """Put the schema in Hydra's ConfigStore (idempotent)."""
-    from hydra.core.config_store import ConfigStore
-
     ConfigStore.instance().store(name="mlplat_schema", node=MlplatConfig)

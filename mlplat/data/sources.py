@@ -12,9 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import sklearn.datasets
+import sqlalchemy as sa
 
 from mlplat.errors import ConfigError, DataSourceError
+from mlplat.project import data_base
 
 SKLEARN_LOADERS = ("load_breast_cancer", "load_wine", "load_diabetes", "load_iris", "load_digits")
 GENERATORS = ("make_classification", "make_regression")
@@ -31,8 +35,6 @@ def _need(cfg: Any, key: str) -> Any:
 
 
 def _load_sklearn(cfg: Any) -> pd.DataFrame:
-    import sklearn.datasets
-
     loader = _need(cfg, "loader")
     if loader not in SKLEARN_LOADERS:
         raise ConfigError(
@@ -46,8 +48,6 @@ def _load_sklearn(cfg: Any) -> pd.DataFrame:
 def project_root() -> Path:
     """Where relative dataset paths start (mlplat.project.data_base): the project's root, so
     a dataset is found from any subdirectory."""
-    from mlplat.project import data_base
-
     return data_base()
 
 
@@ -114,8 +114,6 @@ def _hide_password(text: str) -> str:
 
 
 def _load_sql(cfg: Any) -> pd.DataFrame:
-    import sqlalchemy as sa
-
     query = _need(cfg, "query")
     connect_url, url = _sql_url(cfg)
     try:
@@ -139,9 +137,6 @@ def _load_sql(cfg: Any) -> pd.DataFrame:
 
 
 def _load_synthetic(cfg: Any) -> pd.DataFrame:
-    import numpy as np
-    import sklearn.datasets
-
     gen = _need(cfg, "generator")
     if gen not in GENERATORS:
         raise ConfigError(f"dataset.generator={gen!r} is unknown: expected one of {', '.join(GENERATORS)}")

@@ -20,9 +20,9 @@ if TYPE_CHECKING:  # numpy is only an annotation here; importing it costs read-o
 @dataclass(frozen=True)
 class Metric:
     name: str
-    task: str  # classification | regression
+    task: str  # classification | regression | any (a scikit-learn scorer: it checks the task itself)
     greater_is_better: bool
-    needs: str  # "label" | "proba" | "value"
+    needs: str  # "label" | "proba" | "value": fn(y, pred, proba, labels); "scorer": fn(estimator, X, y)
     fn: Callable[..., float]
 
     @property
@@ -30,6 +30,8 @@ class Metric:
         return "maximize" if self.greater_is_better else "minimize"
 
 
+# Each metric imports sklearn.metrics when it scores (~0.5 s, several seconds under load):
+# the leaderboard and the sweeper read this table for names and directions only.
 def _accuracy(y, pred, proba, labels):
     from sklearn.metrics import accuracy_score
 
@@ -93,14 +95,31 @@ METRICS: dict[str, Metric] = {
 DEFAULT_PRIMARY = {"classification": "roc_auc", "regression": "rmse"}
 
 
+def _scorer(name: str) -> Metric | None:
+    """Any scikit-learn scorer name (``sklearn.metrics.get_scorer_names()``) as a metric.
+
+    A scorer returns "greater is better" values (losses come negated: ``neg_log_loss``,
+    ``neg_mean_absolute_error``), so its direction is always maximize; it scores the fitted
+    estimator itself, so it predicts once more per fold than the table's metrics do.
+    """
+    # deferred: sklearn.metrics costs ~0.5 s, only for a name that is not in the table above
+    from sklearn.metrics import get_scorer, get_scorer_names
+
+    if name not in get_scorer_names():
+        return None
+    return Metric(name, "any", True, "scorer", get_scorer(name))
+
+
 def get_metric(name: str) -> Metric:
-    try:
-        return METRICS[name]
-    except KeyError:
+    """mlplat's own metric ``name`` (the table above), else the scikit-learn scorer of that name."""
+    metric = METRICS.get(name) or _scorer(str(name))
+    if metric is None:
         raise ConfigError(
-            f"unknown metric {name!r}: expected one of {', '.join(METRICS)}; "
+            f"unknown metric {name!r}: expected one of {', '.join(METRICS)} or a scikit-learn scorer name "
+            "(sklearn.metrics.get_scorer_names(), e.g. balanced_accuracy, neg_mean_absolute_error); "
             "fix evaluation.metrics / evaluation.primary or the --metric option"
-        ) from None
+        )
+    return metric
 
 
 def direction_of(name: str) -> str:
@@ -116,7 +135,7 @@ def metrics_for(task: str, names: list[str] | None, primary: str) -> list[Metric
     out = []
     for name in chosen:
         metric = get_metric(name)
-        if metric.task != task:
+        if metric.task not in (task, "any"):
             raise ConfigError(
                 f"metric {name!r} is for {metric.task}, but the dataset's task is {task}: "
                 f"choose from {', '.join(m.name for m in METRICS.values() if m.task == task)}"
@@ -131,7 +150,7 @@ def _needs_proba(estimator) -> bool:
 
 def score(metrics: list[Metric], estimator, X, y, labels: np.ndarray | None) -> dict[str, float]:
     """Every metric of one fitted estimator on (X, y), predicting once."""
-    pred = estimator.predict(X)
+    pred = estimator.predict(X) if any(m.needs != "scorer" for m in metrics) else None
     proba = None
     if any(m.needs == "proba" for m in metrics):
         if not _needs_proba(estimator):
@@ -141,4 +160,5 @@ def score(metrics: list[Metric], estimator, X, y, labels: np.ndarray | None) -> 
                 "has no predict_proba: drop them from evaluation.metrics or choose another model"
             )
         proba = estimator.predict_proba(X)
-    return {m.name: float(m.fn(y, pred, proba, labels)) for m in metrics}
+    return {m.name: float(m.fn(estimator, X, y) if m.needs == "scorer" else m.fn(y, pred, proba, labels))
+            for m in metrics}

@@ -11,7 +11,10 @@ from typing import Any
 
 import pandas as pd
 from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+from sklearn.feature_selection import SelectFromModel, SelectKBest, f_classif, f_regression
 from sklearn.impute import SimpleImputer
+from sklearn.linear_model import Lasso, LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, OrdinalEncoder, RobustScaler, StandardScaler
 
@@ -66,19 +69,11 @@ def _selector(cfg: Any, task: str, seed: int):
     if method == "none":
         return None
     if method == "kbest":
-        from sklearn.feature_selection import SelectKBest, f_classif, f_regression
-
         return SelectKBest(f_classif if task == "classification" else f_regression, k=int(cfg["k"]))
-    from sklearn.feature_selection import SelectFromModel
-
     if cfg["estimator"] == "l1":
-        from sklearn.linear_model import Lasso, LogisticRegression
-
         est = (LogisticRegression(penalty="l1", solver="liblinear", C=1.0, random_state=seed)
                if task == "classification" else Lasso(alpha=0.01, random_state=seed))
     elif cfg["estimator"] == "random_forest":
-        from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
-
         cls = RandomForestClassifier if task == "classification" else RandomForestRegressor
         est = cls(n_estimators=50, random_state=seed, n_jobs=1)
     else:

@@ -9,12 +9,20 @@ artifact, checked against its recorded sha256 first.
 
 from __future__ import annotations
 
-import html
 import json
 import statistics
 from typing import Any
 
-from mlplat.governance.render import fmt_num, html_page, html_table, iso, md_table
+import sqlalchemy as sa
+
+from mlplat.errors import ArtifactIntegrityError
+from mlplat.governance.lineage import lineage
+from mlplat.governance.render import fmt_num, iso, md_table
+from mlplat.registry import versions
+from mlplat.registry.schema import model_aliases
+from mlplat.reports import html as pages
+from mlplat.tracking import artifacts as art
+from mlplat.tracking.runs import get_run
 from mlplat.tracking.store import Store
 
 TOP_CATEGORIES = 3
@@ -28,9 +36,6 @@ def _fold_spread(folds: list[dict[str, float]], metric: str) -> dict[str, float 
 
 
 def _profile(run: dict[str, Any]) -> dict[str, Any] | None:
-    from mlplat.errors import ArtifactIntegrityError
-    from mlplat.tracking import artifacts as art
-
     item = next((a for a in run["artifacts"] if a["name"] == "profile.json" and not a.get("pruned_at")), None)
     if item is None:
         return None
@@ -86,12 +91,7 @@ def _data_profile_section(summary: dict[str, Any] | None) -> tuple[str, str | No
 
 def _champion(store: Store, version: dict[str, Any]) -> dict[str, Any] | None:
     """The current production version (if another one) and the primary metric side by side."""
-    from mlplat.registry import versions
-    from mlplat.registry.schema import model_aliases
-
     with store.read() as conn:
-        import sqlalchemy as sa
-
         prod = conn.execute(sa.select(model_aliases.c.version).where(
             model_aliases.c.name == version["name"], model_aliases.c.alias == "production")).scalar()
         if prod is None:
@@ -112,10 +112,6 @@ def _champion(store: Store, version: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def build(store: Store, ref: str, governance: dict | None) -> dict[str, Any]:
-    from mlplat.governance.lineage import lineage
-    from mlplat.registry import versions
-    from mlplat.tracking.runs import get_run
-
     v = versions.get(store, versions.parse_ref(ref))
     run = get_run(store, v["run_id"])
     cfg = run.get("config") or {}
@@ -228,16 +224,9 @@ def to_markdown(card: dict[str, Any]) -> str:
 
 
 def to_html(card: dict[str, Any]) -> str:
-    body = [f"<h1>{html.escape(_title(card))}</h1>",
-            f"<p>Registered {iso(card['registered_at'])} by {html.escape(card['registered_by'])} from run "
-            f"{html.escape(card['run_id'])}.</p>"]
-    for title, text, headers, rows in _sections(card):
-        body.append(f"<h2>{html.escape(title)}</h2>")
-        if text:
-            body.append(f"<p>{html.escape(str(text))}</p>")
-        if headers:
-            body.append(html_table(headers, rows))
-    return html_page(_title(card), "".join(body))
+    """The card as one self-contained page (template model_card.html)."""
+    return pages.render("model_card.html", title=_title(card), card=card, registered=iso(card["registered_at"]),
+                        sections=_sections(card), generated=None)
 
 
 RENDERERS = {"md": to_markdown, "html": to_html, "json": lambda card: json.dumps(card, indent=2, default=str) + "\n"}

@@ -13,6 +13,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from mlplat.registry import versions
+from mlplat.registry.schema import alias_history, approval_requests, approvals
+from mlplat.tracking import audit as audit_mod
+from mlplat.tracking.runs import get_run
+from mlplat.tracking.schema import audit_log
 from mlplat.tracking.store import Store
 
 # package versions worth showing in the chain (the full list stays in the JSON)
@@ -20,9 +25,7 @@ KEY_PACKAGES = ("mlplat", "scikit-learn", "xgboost", "xgboost-cpu", "pandas", "n
 
 
 def _audit(conn: sa.Connection, object_ids: list[str]) -> list[dict[str, Any]]:
-    from mlplat.tracking.schema import audit_log as t
-
-    rows = conn.execute(sa.select(t).where(t.c.object_id.in_(object_ids)).order_by(t.c.seq)).all()
+    rows = conn.execute(sa.select(audit_log).where(audit_log.c.object_id.in_(object_ids)).order_by(audit_log.c.seq)).all()
     out = []
     for r in rows:
         entry = dict(r._mapping)
@@ -33,12 +36,10 @@ def _audit(conn: sa.Connection, object_ids: list[str]) -> list[dict[str, Any]]:
 
 def _alias_audit(conn: sa.Connection, name: str, version: int) -> list[dict[str, Any]]:
     """Alias moves of ``name`` that put ``version`` on or took it off an alias (from the audit payloads)."""
-    from mlplat.tracking.schema import audit_log as t
-
     out = []
-    for r in conn.execute(sa.select(t).where(t.c.object_type == "alias",
-                                             t.c.object_id.startswith(f"{name}@", autoescape=True))
-                          .order_by(t.c.seq)):
+    for r in conn.execute(sa.select(audit_log).where(audit_log.c.object_type == "alias",
+                                             audit_log.c.object_id.startswith(f"{name}@", autoescape=True))
+                          .order_by(audit_log.c.seq)):
         payload = json.loads(r.payload or "{}")
         if version in (payload.get("version"), payload.get("previous_version")):
             out.append({**dict(r._mapping), "payload": payload})
@@ -55,11 +56,6 @@ def _check(label: str, store_value: Any, audit_value: Any) -> dict[str, Any]:
 
 def lineage(store: Store, ref: str) -> dict[str, Any]:
     """The full chain for ``ref`` (``churn``, ``churn:3`` or ``churn@production``)."""
-    from mlplat.registry import versions
-    from mlplat.registry.schema import alias_history, approval_requests, approvals
-    from mlplat.tracking import audit as audit_mod
-    from mlplat.tracking.runs import get_run
-
     with store.read() as conn:
         v = versions.resolve(conn, versions.parse_ref(ref))
         name, number = v["name"], v["version"]

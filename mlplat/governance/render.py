@@ -1,10 +1,10 @@
-"""Small Markdown/HTML rendering helpers shared by the governance report and model cards."""
+"""Small formatting helpers shared by the governance report and model cards (Markdown tables,
+times, numbers, charts as data URIs); their HTML pages are templates (mlplat.reports.html)."""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
-import html
 import io
 from typing import Any
 
@@ -34,30 +34,6 @@ def md_table(headers: list[str], rows: list[list[Any]]) -> str:
     out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     out += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(out) + "\n"
-
-
-def html_table(headers: list[str], rows: list[list[Any]]) -> str:
-    if not rows:
-        return "<p class='none'>none</p>"
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;max-width:1100px}
-h1{font-size:1.4em}h2{font-size:1.1em;margin-top:28px;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;width:100%;font-size:.9em;margin:6px 0}
-th,td{border-bottom:1px solid #eee;padding:4px 8px;text-align:left}th{background:#f7f7f7}
-.status{color:#fff;border-radius:4px;padding:2px 8px}.ok{background:#1e8449}.warn{background:#d68910}
-.error{background:#c0392b}.none{color:#777}img{max-width:100%}.charts{display:flex;gap:16px;flex-wrap:wrap}
-"""
-
-
-def html_page(title: str, body: str) -> str:
-    """A self-contained page: inline CSS, images as data URIs, no scripts or network."""
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{CSS}</style></head><body>{body}</body></html>\n")
 
 
 def png_data_uri(fig) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from mlplat.durations import seconds
 from mlplat.errors import ConfigError
 from mlplat.governance.render import (
     iso,
@@ -31,6 +32,10 @@ from mlplat.governance.render import (
 from mlplat.governance.report_format import (
     headline,
 )
+from mlplat.governance.schema import governance_reports
+from mlplat.registry.schema import alias_history, approval_requests, approvals, model_aliases, model_versions
+from mlplat.tracking import audit as audit_mod
+from mlplat.tracking.schema import runs, sweeps
 
 # tables monitoring may store its checks in (it is written concurrently; read whichever exists)
 MONITOR_TABLES = ("drift_checks", "monitor_checks", "monitoring_checks")
@@ -40,8 +45,6 @@ DAY = 86400.0
 
 def parse_age(text: Any, key: str) -> float:
     """'90d' / '12w' / '36h' -> seconds; one clear line for anything else."""
-    from mlplat.durations import seconds
-
     value = seconds(text, units="hdw")
     if value is None:
         raise ConfigError(f"governance.{key}={text!r} is not a duration; use e.g. 90d, 12w or 36h "
@@ -122,8 +125,6 @@ def drift_state(checks: list[dict[str, Any]] | None, now: float) -> dict[str, An
 # -- collection ----------------------------------------------------------------------------
 def _approval_of(conn: sa.Connection, name: str, version: int) -> dict[str, Any] | None:
     """The newest approved production request for the version that has recorded approvals."""
-    from mlplat.registry.schema import approval_requests, approvals
-
     reqs = conn.execute(sa.select(approval_requests).where(
         approval_requests.c.name == name, approval_requests.c.version == version,
         approval_requests.c.target == "production", approval_requests.c.status == "approved",
@@ -139,8 +140,6 @@ def _approval_of(conn: sa.Connection, name: str, version: int) -> dict[str, Any]
 
 
 def _production(conn: sa.Connection, now: float, rules: dict[str, float]) -> list[dict[str, Any]]:
-    from mlplat.registry.schema import alias_history, model_aliases, model_versions
-
     out = []
     rows = conn.execute(sa.select(model_aliases).where(model_aliases.c.alias == "production")
                         .order_by(model_aliases.c.name)).all()
@@ -173,8 +172,6 @@ def _production(conn: sa.Connection, now: float, rules: dict[str, float]) -> lis
 
 
 def _runs_and_sweeps(conn: sa.Connection, since: float, until: float) -> tuple[dict[str, Any], list[dict]]:
-    from mlplat.tracking.schema import runs, sweeps
-
     in_period = sa.and_(runs.c.started_at >= since, runs.c.started_at <= until)
     by_status = dict(conn.execute(sa.select(runs.c.status, sa.func.count()).where(in_period)
                                   .group_by(runs.c.status)).all())
@@ -195,8 +192,6 @@ def _runs_and_sweeps(conn: sa.Connection, since: float, until: float) -> tuple[d
 
 
 def _approvals(conn: sa.Connection, since: float, now: float) -> dict[str, list[dict]]:
-    from mlplat.registry.schema import approval_requests
-
     cols = [approval_requests.c[c] for c in ("id", "name", "version", "target", "status", "requester",
                                              "created_at", "expires_at", "decided_at", "approvals_needed")]
     pending = [dict(r._mapping) for r in conn.execute(sa.select(*cols).where(
@@ -261,9 +256,7 @@ def _changes(previous: dict[str, Any] | None, current: dict[str, Any]) -> dict[s
 
 
 def previous_report(conn: sa.Connection) -> dict[str, Any] | None:
-    from mlplat.governance.schema import governance_reports as t
-
-    row = conn.execute(sa.select(t).order_by(t.c.created_at.desc(), t.c.id.desc()).limit(1)).first()
+    row = conn.execute(sa.select(governance_reports).order_by(governance_reports.c.created_at.desc(), governance_reports.c.id.desc()).limit(1)).first()
     if row is None:
         return None
     return {"id": row.id, "created_at": row.created_at, "summary": json.loads(row.summary)}
@@ -271,8 +264,6 @@ def previous_report(conn: sa.Connection) -> dict[str, Any] | None:
 
 def collect(conn: sa.Connection, *, since: float, until: float, governance: dict | None) -> dict[str, Any]:
     """Every section of the report as plain data (``until`` is "now" for ages and expiries)."""
-    from mlplat.tracking import audit as audit_mod
-
     rules = settings(governance)
     production = _production(conn, until, rules)
     run_summary, sweep_rows = _runs_and_sweeps(conn, since, until)

@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import html
 import json
 from typing import Any
 
-from mlplat.governance.render import (
-    fmt_num,
-    html_page,
-    html_table,
-    iso,
-    md_table,
-    png_data_uri,
-    pyplot,
-)
+from mlplat.governance.render import fmt_num, iso, md_table, png_data_uri, pyplot
+from mlplat.reports import html as pages
 
 
 def headline(report: dict[str, Any]) -> str:
@@ -131,20 +123,13 @@ def _charts(report: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def to_html(report: dict[str, Any]) -> str:
+    """The report as one self-contained page (template governance_report.html)."""
     period = report["period"]
-    body = [f"<h1>Governance report <span class='status {report['status']}'>{report['status']}</span></h1>",
-            f"<p>Period {iso(period['since'])} to {iso(period['until'])}. {html.escape(report['summary'])}</p>"]
-    charts = _charts(report)
-    if charts:
-        body.append("<div class='charts'>" + "".join(
-            f"<figure><img alt='{html.escape(t)}' src='{uri}'><figcaption>{html.escape(t)}</figcaption></figure>"
-            for t, uri in charts) + "</div>")
-    for title, headers, rows in _sections(report):
-        body.append(f"<h2>{html.escape(title)}</h2>")
-        if title.startswith("Changes"):
-            body.append(f"<p>{html.escape(_changes_intro(report))}</p>")
-        body.append(html_table(headers, rows))
-    return html_page("Governance report", "".join(body))
+    sections = [(title, _changes_intro(report) if title.startswith("Changes") else None, headers, rows)
+                for title, headers, rows in _sections(report)]
+    return pages.render("governance_report.html", title="Governance report", report=report,
+                        since=iso(period["since"]), until=iso(period["until"]), charts=_charts(report),
+                        sections=sections, generated=None)
 
 
 def to_json(report: dict[str, Any]) -> str:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+from hydra.utils import instantiate
+
 from mlplat.errors import ConfigError
 from mlplat.extras import EXTRAS as EXTRA_MODULES
 
@@ -81,8 +83,6 @@ def _import_error(target: str, exc: BaseException) -> ConfigError | None:
 def build_estimator(model: Any, task: str, seed: int, threads: int | None,
                     allowed: list[str] | tuple[str, ...] | None = None) -> Any:
     """A fresh, unfitted estimator with the config's hyper-parameters."""
-    from hydra.utils import instantiate
-
     target = estimator_class_path(model, task, allowed)
     params = {**dict(model.get("params") or {}), **dict(model.get(f"{'classifier' if task == 'classification' else 'regressor'}_params") or {})}
     if model.get("seed_param"):

@@ -19,12 +19,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from mlplat.monitoring.schema import monitor_alerts
+from mlplat.notify import get_notifier
 
 
 @dataclass(frozen=True)
 class Finding:
     """One alerting observation of a check: ``feature`` is a column, metric, percentile or ``dataset``."""
-
     feature: str
     status: str
     detail: str
@@ -87,8 +87,6 @@ def event(*, kind: str, model: str, version: int | None, status: str, decision: 
 
 def deliver(ev: dict[str, Any]) -> str | None:
     """Hand ``ev`` to the installed notifier; returns the failure text instead of raising (the check stands)."""
-    from mlplat.notify import get_notifier
-
     try:
         get_notifier().notify(ev)
     except Exception as exc:  # noqa: BLE001 - a broken channel must not undo a recorded check

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from mlplat.errors import MonitoringError
+from mlplat.evaluation.metrics import METRICS
 
 SEVERITY = {"drift": 0, "degraded": 0, "breach": 0, "error": 1, "warn": 2, "ok": 3}
 FILE_SUFFIXES = (".csv", ".parquet", ".pq")
@@ -77,8 +78,6 @@ def performance(y_true: pd.Series, pred: pd.Series, proba: pd.DataFrame | None, 
                 classes: list[Any] | None, reference: dict[str, float], tolerance: dict[str, float],
                 warn_ratio: float, min_rows: int) -> dict[str, Any]:
     """Each reference metric recomputed on labelled predictions and compared with its tolerance."""
-    from mlplat.evaluation.metrics import METRICS
-
     y = _coerce_labels(y_true.reset_index(drop=True), classes if task == "classification" else None)
     pred = pred.reset_index(drop=True)
     notes: list[str] = []
@@ -99,8 +98,10 @@ def performance(y_true: pd.Series, pred: pd.Series, proba: pd.DataFrame | None, 
     for name, ref in sorted(reference.items()):
         m = METRICS.get(name)
         entry: dict[str, Any] = {"reference": ref, "current": None, "change": None, "tolerance": None}
-        if m is None:
-            metrics[name] = {**entry, "status": "error", "reason": f"unknown metric {name!r}"}
+        if m is None:  # e.g. a scikit-learn scorer: it scores a model, and the log holds predictions
+            metrics[name] = {**entry, "status": "error",
+                             "reason": f"metric {name!r} is not recomputed from logged predictions (only "
+                                       f"{', '.join(METRICS)} are)"}
             continue
         tol = float(tolerance.get(name, tolerance.get("default", 0.05)))
         entry["tolerance"] = tol

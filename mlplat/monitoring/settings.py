@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from mlplat import durations
 from mlplat.errors import ConfigError
 
 WHERE = "conf/monitor"
@@ -43,9 +44,7 @@ _OPTIONAL = {
 
 def seconds(text: Any, key: str) -> float:
     """'6h' -> 21600.0, with the key named when malformed."""
-    from mlplat.durations import seconds
-
-    value = seconds(text)
+    value = durations.seconds(text)
     if value is None:
         raise ConfigError(f"{WHERE}: {key}={text!r} is not a duration; use a number and a unit, e.g. 90s, 30m, 6h, 7d")
     return value

@@ -11,8 +11,8 @@ training data again.
 Conventions copied from ``evidently/legacy/calculations/stattests`` (0.7.x) so
 that, with the same method forced, scores agree to ~1e-12 in exact mode:
 
-* ``ks``: two-sided two-sample KS; p-value uses SciPy's exact path when
-  ``max(n1, n2) <= 10000`` (as ``scipy.stats.ks_2samp(method="auto")``) and
+* ``ks``: two-sided two-sample KS; p-value from SciPy's public ``ks_2samp(method="exact")``
+  when ``max(n1, n2) <= 10000`` (the rule of ``method="auto"``) and
   ``kstwo.sf(d, round(n1*n2/(n1+n2)))`` otherwise.  Drift when ``p <= threshold``.
 * ``wasserstein``: ``wasserstein_distance(ref, cur) / max(std(ref), 0.001)``.
 * ``psi`` / ``jensenshannon``: Evidently's ``get_binned_data``: numeric columns
@@ -35,6 +35,7 @@ No per-row Python loops: everything is ``np.sort``/``np.searchsorted``/
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,22 +94,57 @@ def _ks_statistic(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> float:
     return max(max_pos, max_neg)
 
 
-def _ks_exact_pvalue(d: float, n1: int, n2: int) -> float | None:
-    """SciPy's exact two-sided p-value, or None when it is unavailable/unstable.
+def _two_valued(h: int, n1: int, n2: int, g: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Samples of sizes n1, n2 with ``i`` zeros among the first and ``j`` among the second such
+    that i/n1 - j/n2 = h/lcm(n1, n2) (so their KS statistic is that), or None if none exist."""
+    n1g, n2g = n1 // g, n2 // g
+    # i*n2g - j*n1g = h: i is fixed modulo n1g; the largest such i <= n1 gives the smallest j >= 0
+    i = (h * pow(n2g, -1, n1g)) % n1g if n1g > 1 else 0
+    i += ((n1 - i) // n1g) * n1g
+    j, rest = divmod(i * n2g - h, n1g)
+    if rest or not 0 <= j <= n2:
+        return None
+    return np.repeat([0.0, 1.0], [i, n1 - i]), np.repeat([0.0, 1.0], [j, n2 - j])
 
-    SciPy exposes the exact small-sample distribution only through ``ks_2samp``;
-    we reuse its internal helper so that p-values agree bit-for-bit, and fall
-    back to the asymptotic formula if a future SciPy renames it.
+
+def _lattice_samples(d: float, n1: int, n2: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Two samples of sizes ``n1`` and ``n2`` whose KS statistic is ``d``.
+
+    SciPy's exact two-sided p-value depends on the statistic and the two sizes only, and its
+    public API reaches it only through ``scipy.stats.ks_2samp`` on samples. A statistic
+    computed on data is always |i/n1 - j/n2| for some counts i, j, so two-valued samples with
+    those counts give the same statistic and, from ks_2samp, the same p-value. A statistic
+    from a quantile sketch (``n_ref`` larger than the sketch) may fall between such values;
+    it is moved to the nearest one, well inside the sketch's own 1/len(sketch) accuracy.
     """
-    try:
-        from scipy.stats._stats_py import _attempt_exact_2kssamp  # noqa: PLC0415
-    except ImportError:  # pragma: no cover - depends on SciPy internals
-        return None
     g = math.gcd(n1, n2)
-    if (n1 // g) >= np.iinfo(np.int32).max / (n2 // g):
+    lcm = (n1 // g) * n2
+    h0 = int(np.round(d * lcm))  # d in units of 1/lcm, as ks_2samp rounds it
+    for step in range(lcm + 1):
+        for h in (h0 - step, h0 + step) if step else (h0,):
+            if not 0 <= h <= lcm:
+                continue
+            pair = _two_valued(h, n1, n2, g)
+            if pair is not None:
+                return pair
+            swapped = _two_valued(h, n2, n1, g)  # i/n2 - j/n1 = d: the same |difference|
+            if swapped is not None:
+                return swapped[1], swapped[0]
+    return None
+
+
+def _ks_exact_pvalue(d: float, n1: int, n2: int) -> float | None:
+    """SciPy's exact two-sided p-value through its public ``ks_2samp(method="exact")``, or
+    None when SciPy cannot compute it exactly (it then falls back itself, with a warning)."""
+    samples = _lattice_samples(d, n1, n2)
+    if samples is None:
         return None
-    success, _, prob = _attempt_exact_2kssamp(n1, n2, g, d, "two-sided")
-    return float(prob) if success else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # "exact calculation unsuccessful": use ours
+        try:
+            return float(_st.ks_2samp(*samples, method="exact").pvalue)
+        except RuntimeWarning:
+            return None
 
 
 def ks_2samp_sorted(ref_sorted: np.ndarray, cur_sorted: np.ndarray, *, n_ref: int | None = None) -> KSResult:

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mlplat.config.compose import conf_dir
 from mlplat.data import report, sources
 from mlplat.data.compare import compare_profiles, drift_columns, schema_check
 from mlplat.data.infer import infer_config
@@ -21,6 +20,7 @@ from mlplat.data.profile import profile_frame
 from mlplat.errors import ConfigError, DataSourceError, MlplatError, TargetError
 from mlplat.files import write_atomic
 from mlplat.ops.common import compose_plain, open_store
+from mlplat.project import find_project
 from mlplat.tracking.artifacts import read_verified
 
 __all__ = ["compare_dataset", "compare_frames", "compare_to_state", "data_check", "extract_state", "infer_dataset",
@@ -124,6 +124,15 @@ def _relative_to_project(path: Path) -> str:
         return str(resolved)
 
 
+def _project_conf() -> Path:
+    """Where a new dataset config goes: the project's conf/ (created for a [tool.mlplat]
+    project that has none yet); never into the config library installed with mlplat."""
+    project = find_project()
+    if project.root is None:
+        raise ConfigError(f"{project.where()}: run `mlplat init` to make one, or pass --output FILE")
+    return project.conf or project.root / "conf"
+
+
 def _sql_source(sql: str, url: str, name: str, password_env: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the config to load with now, the source keys written to the file: no password)."""
     import sqlalchemy as sa  # ~0.4 s, only for --sql
@@ -152,7 +161,7 @@ def infer_dataset(*, target: str, name: str, input: str | None = None, sql: str 
         raise ConfigError("give the data as a file (data/customers.csv) or as --sql QUERY --url URL, one of them")
     if sql is not None and not url:
         raise ConfigError("--sql needs --url (a SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db)")
-    path = Path(output) if output else conf_dir() / "dataset" / f"{name}.yaml"
+    path = Path(output) if output else _project_conf() / "dataset" / f"{name}.yaml"
     if path.exists() and not force:
         raise ConfigError(f"{path} already exists: pass --force to overwrite it, or choose another --name")
     if input is not None:

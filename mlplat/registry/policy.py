@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from mlplat.errors import ConfigError, PermissionDenied, RegistryError
+from mlplat.evaluation.metrics import get_metric
 
 NOT_COMPARABLE = ("review", "fail")
 
@@ -53,8 +54,6 @@ def require_role(policy: dict[str, Any], actor: str, allowed: list[str], what: s
 
 
 def _metric_direction(name: str) -> bool:
-    from mlplat.evaluation.metrics import get_metric
-
     try:
         return get_metric(name).greater_is_better
     except Exception as exc:  # unknown metric name in the policy file

@@ -13,10 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from mlplat.errors import NotFound, RegistryError
 from mlplat.registry.schema import model_aliases, model_versions, registered_models
+from mlplat.tracking import artifacts as art
 from mlplat.tracking import audit
+from mlplat.tracking.runs import get_run
 from mlplat.tracking.store import Store, now
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -100,9 +103,6 @@ def aliases_of(conn: sa.Connection, name: str) -> dict[str, int]:
 def register(store: Store, run_ref: str, name: str, *, actor: str, source: str, description: str | None = None,
              tags: dict[str, str] | None = None) -> dict[str, Any]:
     """A new version of ``name`` from a finished run; versions count up from 1 per name."""
-    from mlplat.tracking import artifacts as art
-    from mlplat.tracking.runs import get_run
-
     check_name(name)
     run = get_run(store, run_ref)
     if run["status"] != "done":
@@ -152,9 +152,9 @@ def candidate_of_run(run: dict[str, Any], name: str) -> dict[str, Any]:
 
 def _ensure_model(conn: sa.Connection, name: str) -> None:
     if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        insert = postgresql.insert
     else:
-        from sqlalchemy.dialects.sqlite import insert
+        insert = sqlite.insert
     conn.execute(insert(registered_models).values(name=name, created_at=now(), latest_version=0)
                  .on_conflict_do_nothing())
 

@@ -7,10 +7,11 @@ a file and the Slack bot uploads them without touching the filesystem.
 from __future__ import annotations
 
 import base64
-import html
 import io
 import math
 from typing import Any
+
+from mlplat.reports import html as pages
 
 BEST = "#d62728"
 OTHER = "#1f77b4"
@@ -65,30 +66,16 @@ def leaderboard_png(rows: list[dict], metric: str, direction: str, *, title: str
 
 
 def leaderboard_html(rows: list[dict], metric: str, direction: str, *, title: str) -> bytes:
-    """One HTML file, no external resources: the chart inlined as a data URI and the table."""
+    """One HTML file, no external resources: the chart inlined as a data URI and the table
+    (template leaderboard.html)."""
     png = base64.b64encode(leaderboard_png(rows, metric, direction, title=title)).decode()
-    cells = []
-    for r in rows:
-        style = ' style="background:#fde0e0;font-weight:bold"' if r.get("rank") == 1 else ""
-        std = f" ± {r['std']:.4f}" if r.get("std") is not None else ""
-        holdout = f"{r['holdout']:.4f}" if r.get("holdout") is not None else ""
-        cells.append(f"<tr{style}><td>{r.get('rank', '')}</td><td><code>{html.escape(str(r['id']))}</code></td>"
-                     f"<td>{html.escape(str(r.get('model') or ''))}</td><td>{html.escape(str(r.get('dataset') or ''))}"
-                     f"</td><td>{r['value']:.4f}{std}</td><td>{holdout}</td>"
-                     f"<td>{html.escape(str(r.get('sweep_id') or ''))}</td></tr>")
-    body = "\n".join(cells) or '<tr><td colspan="7">no finished runs match</td></tr>'
-    page = f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}</style></head>
-<body><h1>{html.escape(title)}</h1>
-<img alt="leaderboard chart" src="data:image/png;base64,{png}">
-<table><thead><tr><th>#</th><th>run</th><th>model</th><th>dataset</th><th>{html.escape(metric)} (cv mean ± std)</th>
-<th>holdout</th><th>sweep</th></tr></thead>
-<tbody>
-{body}
-</tbody></table></body></html>
-"""
+    cells = [{"rank": r.get("rank", ""), "id": str(r["id"]), "model": str(r.get("model") or ""),
+              "dataset": str(r.get("dataset") or ""),
+              "score": f"{r['value']:.4f}" + (f" ± {r['std']:.4f}" if r.get("std") is not None else ""),
+              "holdout": f"{r['holdout']:.4f}" if r.get("holdout") is not None else "",
+              "sweep": str(r.get("sweep_id") or "")} for r in rows]
+    page = pages.render("leaderboard.html", title=title, metric=metric, chart=f"data:image/png;base64,{png}",
+                        rows=cells, generated=None)
     return page.encode()
 
 

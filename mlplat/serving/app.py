@@ -19,6 +19,14 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 
 from mlplat.errors import ServingError
 from mlplat.serving import signature as sig
@@ -32,10 +40,7 @@ LATENCY_BUCKETS = (.0005, .001, .002, .003, .005, .0075, .01, .015, .025, .05, .
 
 class Metrics:
     """Prometheus series on a registry of their own, so several apps can live in one process (tests)."""
-
     def __init__(self):
-        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-
         self.registry = CollectorRegistry()
         self.requests = Counter("mlplat_predict_requests_total", "prediction requests by outcome",
                                 ["model", "version", "code"], registry=self.registry)
@@ -115,8 +120,6 @@ def create_app(store, names: list[str], *, alias: str = "production", poll_inter
 
     @app.get("/metrics", summary="Prometheus metrics")
     def prom() -> Response:
-        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
         for n, h in holders.items():
             if h.current is not None:
                 metrics.served.labels(n).set(h.current.version)

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from mlplat.errors import ServingError
 from mlplat.serving import signature as sig
@@ -37,9 +39,6 @@ def _chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
             raise ServingError(f"input {str(path)!r} is not a readable CSV: {str(exc).splitlines()[0]}") from exc
         return
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     try:
         pf = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as exc:
@@ -72,9 +71,6 @@ def predict_file(loaded: Loaded, input_path: str | Path, output_path: str | Path
             if out_format == "csv":
                 out.to_csv(tmp, mode="a" if chunks else "w", header=not chunks, index=False)
             else:
-                import pyarrow as pa
-                import pyarrow.parquet as pq
-
                 table = pa.Table.from_pandas(out, preserve_index=False)
                 if writer is None:
                     writer = pq.ParquetWriter(tmp, table.schema)

@@ -8,7 +8,6 @@ transformers' own learned parameters directly with numpy and hand the final esti
 the same matrix the pipeline would have built (~0.9 ms for one row).
 
 Only pipelines of this exact shape are compiled, anything else is served by the pipeline:
-
     Pipeline([ColumnTransformer(remainder="drop", dense output), estimator])
 
 where each column group is "passthrough" (numbers) or a Pipeline (or single step) of
@@ -31,6 +30,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.pipeline import Pipeline
 
 log = logging.getLogger("mlplat.serving")
 
@@ -40,7 +41,6 @@ Step = Callable[[np.ndarray], np.ndarray]
 @dataclass
 class Group:
     """One column group of the ColumnTransformer: its input columns and compiled steps."""
-
     columns: list[str]
     categorical: bool
     steps: list[Step]
@@ -49,7 +49,6 @@ class Group:
 
 class FastPipeline:
     """``predict`` / ``predict_proba`` of a compiled pipeline; same estimator, numpy preprocessing."""
-
     def __init__(self, groups: list[Group], estimator: Any):
         self.groups = groups
         self.estimator = estimator
@@ -146,9 +145,6 @@ _ENCODERS = ("OneHotEncoder", "OrdinalEncoder")
 
 
 def _compile(pipeline: Any) -> FastPipeline | None:
-    from sklearn.compose import ColumnTransformer
-    from sklearn.pipeline import Pipeline
-
     if not isinstance(pipeline, Pipeline) or len(pipeline.steps) != 2:
         return None
     ct, estimator = pipeline.steps[0][1], pipeline.steps[1][1]

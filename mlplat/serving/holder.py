@@ -16,7 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from mlplat.errors import MlplatError
+from mlplat.registry import aliases, versions
+from mlplat.serving.fastpath import compile_pipeline
 from mlplat.serving.signature import Spec
+from mlplat.tracking.artifacts import load_pickle_verified
 
 log = logging.getLogger("mlplat.serving")
 
@@ -55,16 +59,11 @@ class Loaded:
 
 def load_version(store, name: str, version: int) -> Loaded:
     """Read the version row, verify the model artifact's sha256, unpickle it."""
-    from mlplat.registry import versions
-    from mlplat.tracking.artifacts import load_pickle_verified
-
     with store.read() as conn:
         row = versions.resolve(conn, versions.Ref(name, version=version))
     model = load_pickle_verified(row["model_path"], row["model_sha256"])
     signature = row["signature"]
     classes = (signature.get("output") or {}).get("classes")
-    from mlplat.serving.fastpath import compile_pipeline
-
     return Loaded(name, version, model, Spec.from_signature(signature), signature, classes, row["run_id"],
                   row["model_sha256"], time.time(), fast=compile_pipeline(model))
 
@@ -81,15 +80,11 @@ class Holder:
     retry_failed_s: float = 10.0  # a refused version is retried this often (it may be restored)
 
     def target_version(self) -> int | None:
-        from mlplat.registry import aliases
-
         with self.store.read() as conn:
             return aliases.current(conn, self.name, self.alias)
 
     def refresh(self) -> bool:
         """Follow the alias once; True when the served version changed."""
-        from mlplat.errors import MlplatError
-
         try:
             want = self.target_version()
         except MlplatError as exc:  # store briefly unreachable: keep serving what we have
@@ -121,7 +116,6 @@ class Holder:
 
 class Poller(threading.Thread):
     """Refresh every holder every ``interval`` seconds until stopped."""
-
     def __init__(self, holders: list[Holder], interval: float):
         super().__init__(name="mlplat-alias-poller", daemon=True)
         self.holders, self.interval = holders, interval

@@ -38,6 +38,8 @@ def write_json(directory: Path, name: str, obj: Any, *, compact: bool = False) -
     return write_bytes(directory, name, text.encode())
 
 
+# joblib is imported where a model is written or read (~0.1 s, ~0.5 s under load): the
+# registry, governance and monitoring commands load this module for digests and JSON.
 def write_pickle(directory: Path, name: str, obj: Any) -> Artifact:
     import joblib
 

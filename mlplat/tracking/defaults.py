@@ -16,6 +16,8 @@ import os
 import re
 from pathlib import Path
 
+import yaml
+
 _ENV = re.compile(r"^\$\{oc\.env:([A-Za-z_][A-Za-z0-9_]*)(?:,([^${}'\"\\]*))?\}$")
 
 
@@ -35,8 +37,6 @@ def _resolve(value: object) -> str | None:
 
 
 def _load_yaml(path: Path) -> object:
-    import yaml
-
     try:
         return yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError):

@@ -17,6 +17,7 @@ SQL through SQLAlchemy.
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -34,8 +35,6 @@ def dialect_of(url: str) -> str | None:
 
 
 def _sqlite(url: str):
-    import sqlite3
-
     rest = url.partition("://")[2]
     # sqlite:///rel/path and sqlite:////abs/path, as SQLAlchemy reads them (relative to the
     # working directory); memory databases and query options are left to the Store
@@ -48,7 +47,7 @@ def _sqlite(url: str):
 
 
 def _postgresql(url: str):
-    try:
+    try:  # only for PostgreSQL URLs, and optional: without the driver the Store answers
         import psycopg2
     except ImportError:
         return None

@@ -17,8 +17,10 @@ from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from mlplat.errors import NotFound, StoreError
+from mlplat.evaluation.metrics import direction_of, get_metric
 from mlplat.tracking import audit, queries
 from mlplat.tracking.queries import LIST_COLUMNS, LIST_FILTERS, check_page
 from mlplat.tracking.schema import (
@@ -44,9 +46,9 @@ def _clean(value: float | None) -> float | None:
 def _insert_ignore(conn: sa.Connection, table: sa.Table, values: dict) -> None:
     """INSERT that does nothing when the primary key exists (SQLite and PostgreSQL)."""
     if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        insert = postgresql.insert
     else:
-        from sqlalchemy.dialects.sqlite import insert
+        insert = sqlite.insert
     conn.execute(insert(table).values(**values).on_conflict_do_nothing())
 
 
@@ -93,8 +95,6 @@ def close_sweep(store: Store, sweep_id: str, *, actor: str, source: str, directi
             sa.select(runs.c.primary_metric).where(runs.c.sweep_id == sweep_id, runs.c.status == "done").limit(1)
         ).scalar()
         if primary:
-            from mlplat.evaluation.metrics import direction_of
-
             order = runs.c.primary_value.desc() if direction_of(primary) == "maximize" else runs.c.primary_value.asc()
             best = conn.execute(
                 sa.select(runs.c.id).where(runs.c.sweep_id == sweep_id, runs.c.status == "done",
@@ -293,7 +293,6 @@ class RunRecord:
 
     ``result`` set means the run is done; otherwise ``error`` says why it failed.
     """
-
     start: RunStart
     result: RunResult | None = None
     error: str | None = None
@@ -432,8 +431,6 @@ def iter_runs(store: Store, *, filters: dict[str, Any] | None = None, since: flo
 def leaderboard(store: Store, *, metric: str, stage: str = "cv", filters: dict[str, Any] | None = None,
                 since: float | None = None, top: int = 10, offset: int = 0) -> list[dict]:
     """Runs ranked by one metric in its own direction (the SQL is in tracking.queries)."""
-    from mlplat.evaluation.metrics import get_metric
-
     m = get_metric(metric)
     rows = query_rows(store, partial(queries.leaderboard, metric=metric, greater_is_better=m.greater_is_better,
                                      stage=stage, filters=filters, since=since, top=top, offset=offset))

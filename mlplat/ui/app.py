@@ -105,8 +105,9 @@ class Context:
     templates: Any = field(default=None)
 
     def store(self):
-        # Store.open caches a store once it answers, and is retried on the next request until then
-        return ops.open_store({"url": self.url, "artifacts": self.artifacts})
+        # Store.open caches a store once it answers, and is retried on the next request until
+        # then; a read-only door never creates one (a missing SQLite file is NoStore: a 503 page)
+        return ops.open_store({"url": self.url, "artifacts": self.artifacts}, url=self.url, create=False)
 
     def identity(self, request: Request) -> str | None:
         return self.guard.identity(request.headers, request.client.host if request.client else None)

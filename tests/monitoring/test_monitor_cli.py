@@ -42,7 +42,7 @@ def test_injected_drift_is_found_per_feature_and_reported(project):
     names = [f["name"] for f in out["worst_features"]]
     assert "support_calls" not in names and len(names) == 5
     html = (project.root / "drift.html").read_text()
-    assert html.startswith("<!DOCTYPE html>") and "monthly_plus" in html and len(html) < 1_000_000
+    assert html.lower().startswith("<!doctype html>") and "monthly_plus" in html and len(html) < 1_000_000
     assert Path(project.root / out["reports"]["html"]).is_file()
     assert json.loads((project.root / out["reports"]["json"]).read_text())["status"] == "drift"
 

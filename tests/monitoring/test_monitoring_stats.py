@@ -108,3 +108,30 @@ def test_chi2_homogeneity_matches_scipy_contingency() -> None:
     expected = st.chi2_contingency(np.vstack([ref, cur]), correction=False)
     assert ours.statistic == pytest.approx(expected.statistic, rel=1e-12)
     assert ours.p_value == pytest.approx(expected.pvalue, abs=1e-12)
+
+
+def test_ks_uses_only_scipys_public_api_and_equals_ks_2samp_exactly() -> None:
+    """The exact p-value comes from the public ks_2samp (no scipy.stats._private import) and
+    equals it to the last bit, with ties, unequal and coprime sizes, both sides of 10,000."""
+    import inspect
+
+    assert "scipy.stats._" not in inspect.getsource(stats)
+    rng = np.random.default_rng(7)
+    sizes = [(int(rng.integers(1, 400)), int(rng.integers(1, 400))) for _ in range(40)] + [(9999, 37), (10001, 50)]
+    for n1, n2 in sizes:
+        a, b = rng.integers(0, 15, n1).astype(float), rng.integers(0, 17, n2).astype(float)
+        ours = stats.ks_2samp_sorted(np.sort(a), np.sort(b))
+        ref = st.ks_2samp(a, b, method="auto")
+        assert (ours.statistic, ours.p_value) == pytest.approx((ref.statistic, ref.pvalue), abs=1e-15), (n1, n2)
+
+
+def test_ks_on_a_sketch_uses_the_reference_size() -> None:
+    """A quantile sketch of a larger reference: the p-value is ks_2samp's for the true sizes."""
+    rng = np.random.default_rng(11)
+    ref = np.sort(rng.normal(size=3000))
+    sketch = ref[((np.arange(500) + 0.5) * 6).astype(int)]  # 500 equal-weight points of 3000
+    cur = np.sort(rng.normal(0.1, size=800))
+    ours = stats.ks_2samp_sorted(np.sort(sketch), cur, n_ref=3000)
+    full = st.ks_2samp(ref, cur, method="exact")
+    assert abs(ours.statistic - full.statistic) <= 1 / 500
+    assert ours.p_value == pytest.approx(full.pvalue, rel=0.5, abs=1e-3)

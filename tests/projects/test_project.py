@@ -193,3 +193,20 @@ def test_the_cheap_tracking_read_follows_the_layers(tmp_path, monkeypatch):
                                                                                   "  - _self_"))
     assert default_tracking(config_dirs())["url"].startswith("postgresql")
     assert to_plain(compose([]))["tracking"]["url"].startswith("postgresql")
+
+
+def test_the_issue_walkthrough_init_infer_train_lightgbm(tmp_path):
+    mlplat(tmp_path, "init", "my-project")
+    root = tmp_path / "my-project"
+    # the inferred dataset config lands in the project's conf/
+    mlplat(root, "data", "infer", "data/example.csv", "--target", "churned", "--name", "customers")
+    assert (root / "conf" / "dataset" / "customers.yaml").is_file()
+    mlplat(root, "train", "dataset=customers", "model=lightgbm", "model.params.n_estimators=20", "evaluation=fast")
+    [run] = json.loads(mlplat(root, "runs", "list", "--format", "json").stdout)
+    assert (run["dataset"], run["model"], run["status"]) == ("customers", "lightgbm", "done")
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "x.csv").write_text((root / "data" / "example.csv").read_text())
+    line = one_error_line(mlplat(outside, "data", "infer", "x.csv", "--target", "churned", "--name", "x", check=False))
+    assert f"no mlplat project found in {outside}" in line and "mlplat init" in line
+    assert not (outside / "conf").exists()

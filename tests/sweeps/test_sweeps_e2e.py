@@ -101,7 +101,7 @@ def test_leaderboard_png_and_html_for_a_sweep(optuna_sweep):
     from mlplat import ops
 
     best = ops.leaderboard(filters={"sweep_id": sweep["id"]}, store=_store(project))["rows"][0]
-    assert f"<code>{best['id']}</code>" in page.split('font-weight:bold">')[1].split("</tr>")[0]
+    assert f"<code>{best['id']}</code>" in page.split('<tr class="best">')[1].split("</tr>")[0]  # the best row stands out
 
 
 def test_sweep_plot_shows_history_params_and_importance(optuna_sweep):
