@@ -161,9 +161,6 @@ def infer_dataset(*, target: str, name: str, input: str | None = None, sql: str 
         raise ConfigError("give the data as a file (data/customers.csv) or as --sql QUERY --url URL, one of them")
     if sql is not None and not url:
         raise ConfigError("--sql needs --url (a SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db)")
-    path = Path(output) if output else _project_conf() / "dataset" / f"{name}.yaml"
-    if path.exists() and not force:
-        raise ConfigError(f"{path} already exists: pass --force to overwrite it, or choose another --name")
     if input is not None:
         df = _read(input, "input")
         p = Path(input)
@@ -176,6 +173,10 @@ def infer_dataset(*, target: str, name: str, input: str | None = None, sql: str 
         origin = f"the query on {source['url']}"
     _need_rows(df, origin)
     _check_target(df, target, origin)
+    # where it goes is decided after the input is known good: a bad file or query is the first thing to fix
+    path = Path(output) if output else _project_conf() / "dataset" / f"{name}.yaml"
+    if path.exists() and not force:
+        raise ConfigError(f"{path} already exists: pass --force to overwrite it, or choose another --name")
     profile = profile_frame(df, target=target, task=task, progress=progress)
     if profile.get("task") not in ("classification", "regression"):
         raise TargetError(f"cannot tell the task from target {target!r} ({profile['columns'][target].get('kind')}): "
