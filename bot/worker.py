@@ -90,13 +90,15 @@ def train_in_process(overrides: list[str], *, actor: str, source: str, threads: 
 class SweepProcess:
     """`mlplat train -m OVERRIDES` in a subprocess acting as ``actor``; its sweep found in the store."""
 
-    def __init__(self, overrides: list[str], *, actor: str, source: str, cwd: str | None = None):
+    def __init__(self, overrides: list[str], *, actor: str, source: str, cwd: str | None = None,
+                 groups: tuple[str, ...] = ()):
         self.overrides = list(overrides)
         self.command = "mlplat train " + " ".join(["-m", *self.overrides])
         self.started = time.time()
         self._log = tempfile.TemporaryFile(mode="w+")  # a pipe could fill up and stall the sweep
         env = {k: v for k, v in os.environ.items() if k not in ("MLPLAT_PRECHECKED", "MLPLAT_INVOCATION_ID")}
-        env.update(MLPLAT_ACTOR=actor, MLPLAT_SOURCE=source)
+        # the sweep's own `mlplat train` applies the same access check (mlplat.ops.access.check_env)
+        env.update(MLPLAT_ACTOR=actor, MLPLAT_SOURCE=source, MLPLAT_ACTOR_GROUPS=",".join(groups))
         self.proc = subprocess.Popen([sys.executable, "-m", "mlplat.cli", "train", "-m", *self.overrides],
                                      cwd=cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, preexec_fn=lambda: os.nice(SWEEP_NICE))
