@@ -150,7 +150,7 @@ class Bot(ActionsMixin):
         label = " ".join(overrides)
         parent = inv.reply.say(f":hourglass_flowing_sand: sweep `{label}` ({total} jobs) started by <@{inv.user}>")
         proc = SweepProcess(overrides, actor=inv.user, source=SOURCE, cwd=self.cwd,
-                            groups=self.identity.groups_of(inv.user))
+                            groups=self.identity.groups_of(inv.user), access=self.settings.access)
         deadline = time.monotonic() + self.settings.sweep_timeout_s
         last = None
         while proc.poll() is None:

@@ -118,17 +118,28 @@ def check(operation: str, who: Identity, access: dict[str, Any] | None = None, *
     access = settings(access)
     if allowed(operation, who, access):
         return
+    from mlplat.registry.policy import policy_file
+
     need = list((access.get("operations") or {}).get(operation) or [])
+    key = f"roles.{need[0]}" if need else "roles"
     raise PermissionDenied(f"{who.label()!r} may not {what or operation}: it needs one of the roles "
-                           f"{', '.join(need) if need else '(none configured)'} (access.operations.{operation}); "
-                           f"ask someone who has it, or add {who.label()!r} to access.roles in {ACCESS_FILE}")
+                           f"{', '.join(need) if need else '(none configured)'} (operations.{operation}); "
+                           f"ask someone who has it, or add {who.label()!r} to {key} in {policy_file()}")
 
 
-def registry_policy(policy: dict[str, Any], who: Identity, access: dict[str, Any] | None = None) -> dict[str, Any]:
+def registry_policy(policy: dict[str, Any], who: Identity, access: dict[str, Any] | None = None,
+                    operation: str | None = None) -> dict[str, Any]:
     """conf/registry's policy with ``roles`` replaced by the roles ``who`` holds in the one table,
     each listing ``who.name``: the registry's per-alias rules (requester and approver roles,
-    four-eyes on the recorded actor) then see the same roles every other check sees."""
-    held = roles_of(who, settings(access))
+    four-eyes on the recorded actor) then see the same roles every other check sees.
+
+    ``operation`` approve or reject: only the roles ``operations.<operation>`` names count, so the
+    registry refuses (and audits, as governance wants every denied decision on record) an
+    approver whose role may not approve."""
+    access = settings(access)
+    held = roles_of(who, access)
+    if operation and ADMIN not in held:
+        held &= set((access.get("operations") or {}).get(operation) or [])
     out = copy.deepcopy(policy)
     out["roles"] = {role: [who.name] for role in held}
     if ADMIN in held:  # admin holds every role the registry names
@@ -157,12 +168,18 @@ def rules(policy: dict[str, Any] | None, access: dict[str, Any] | None) -> tuple
 def check_env(operation: str, access: dict[str, Any] | None = None, *, what: str | None = None) -> None:
     """``check`` for the identity a process acts as: MLPLAT_ACTOR (or the OS user) through the
     door MLPLAT_SOURCE (default cli), with the Slack groups in MLPLAT_ACTOR_GROUPS (set by the bot
-    for the sweeps it starts)."""
+    for the sweeps it starts, with MLPLAT_ACCESS: the table the bot decided with). Like
+    MLPLAT_ACTOR these variables are trusted: they serve automation and the bot's own child
+    processes, and are no boundary against someone who can set a process's environment."""
     import os
 
     from mlplat.ops.common import actor_from_env
 
     groups = tuple(g for g in os.environ.get("MLPLAT_ACTOR_GROUPS", "").split(",") if g)
+    if os.environ.get("MLPLAT_ACCESS"):  # the roles table of the bot that started this sweep
+        import json
+
+        access = json.loads(os.environ["MLPLAT_ACCESS"])
     check(operation, identity(actor_from_env(), os.environ.get("MLPLAT_SOURCE") or "cli", groups), access,
           what=what)
 

@@ -130,21 +130,20 @@ promote = request_promotion
 
 def approve(request_id: str, *, actor: str, source: str, comment: str | None = None, store=None,
             policy: dict | None = None, groups=(), access: dict | None = None) -> dict[str, Any]:
-    policy = _guard("approve", actor, source, groups, policy, access, "approve promotions")
+    # the registry decides (four-eyes first, then the approver roles) and audits a denial
+    policy, settings = acc.rules(policy, access)
+    policy = acc.registry_policy(policy, acc.identity(actor, source, groups), settings, "approve")
     return approvals.approve(_store(store), policy, request_id.strip(), actor=actor, source=source,
                              comment=comment)
 
 
 def reject(request_id: str, *, actor: str, source: str, reason: str, store=None,
            policy: dict | None = None, groups=(), access: dict | None = None) -> dict[str, Any]:
-    store = _store(store)
+    # the requester may always withdraw their own request; others need a role operations.reject
+    # names and the alias's approver role (the registry checks both and audits a denial)
     policy, settings = acc.rules(policy, access)
-    who = acc.identity(actor, source, groups)
-    with store.read() as conn:  # the requester may always withdraw their own request
-        own = approvals.get(conn, request_id.strip())["requester"] == actor
-    if not own:
-        acc.check("reject", who, settings, what="reject promotions")
-    return approvals.reject(store, acc.registry_policy(policy, who, settings), request_id.strip(), actor=actor, source=source,
+    policy = acc.registry_policy(policy, acc.identity(actor, source, groups), settings, "reject")
+    return approvals.reject(_store(store), policy, request_id.strip(), actor=actor, source=source,
                             reason=reason)
 
 
