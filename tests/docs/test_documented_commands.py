@@ -79,9 +79,10 @@ ELSEWHERE: dict[str, tuple[str, ...]] = {
          "notifies a chat channel"),
 }
 
-# Cheap settings appended to the costliest runs (the documented command is still what runs;
-# only the trial count of an Optuna search shrinks).
+# Cheap settings appended to the runs (the documented command is still what runs; an Optuna
+# search makes 2 trials, and every fit is cross-validated on 3 folds, conf/evaluation/fast.yaml).
 FEWER_TRIALS = "hydra.sweeper.n_trials=2"
+FAST_EVALUATION = "evaluation=fast"
 
 # The order the RUN commands take (each key exactly as documented); the expected exit code is 0.
 # In a project `mlplat init` made ("Your own project"):
@@ -254,6 +255,8 @@ def _argv(key: str, fill: dict[str, str]) -> tuple[dict[str, str], list[str]]:
         out.append(token)
     if out[:2] == ["train", "-m"] and any("optuna" in a for a in out):
         out = [a for a in out if not a.startswith("hydra.sweeper.n_trials=")] + [FEWER_TRIALS]
+    if out[:1] == ["train"] and not {"--help", "--info", "--cfg"} & set(out):
+        out.append(FAST_EVALUATION)
     return dict(cmd.env), out
 
 
