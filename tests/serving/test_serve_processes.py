@@ -44,7 +44,12 @@ def _start(tmp_path, url: str, port: int, *extra: str) -> subprocess.Popen:
         except httpx.TransportError:
             return False
 
-    wait_until(ready, timeout=120, interval=0.1)  # start-up is seconds; minutes on a loaded machine
+    try:
+        wait_until(ready, timeout=120, interval=0.1)  # start-up is seconds; minutes on a loaded machine
+    except BaseException:
+        proc.kill()
+        proc.wait(10)
+        raise
     return proc
 
 
