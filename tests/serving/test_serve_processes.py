@@ -32,9 +32,10 @@ def _promote(store, version: int) -> None:
     ops.approve(req["id"], actor="alice", source=S, store=store, policy=policy())
 
 
-def _start(tmp_path, url: str, port: int, *extra: str) -> subprocess.Popen:
+def _start(tmp_path, url: str, port: int, *args: str) -> subprocess.Popen:
+    """`mlplat <args>` (a `serve` on ``port``) in ``tmp_path``, returned once it is ready."""
     env = {**os.environ, "MLPLAT_STORE_URL": url, "MLPLAT_ACTOR": "bob", "OMP_WAIT_POLICY": "PASSIVE"}
-    proc = subprocess.Popen([*CLI, "serve", "churn", "--port", str(port), *extra], cwd=tmp_path, env=env,
+    proc = subprocess.Popen([*CLI, *args], cwd=tmp_path, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
     def ready():
@@ -62,7 +63,7 @@ def test_sigkill_loses_only_the_rows_of_the_last_flush_interval(tmp_path, traine
     ops.register(trained["strong"], "churn", actor="bob", source=S, store=store)
     _promote(store, 1)
     port = free_port()
-    proc = _start(tmp_path, url, port)
+    proc = _start(tmp_path, url, port, "serve", "churn", "--port", str(port))
     log_dir = tmp_path / "runs" / "predictions"  # the default serving.prediction_log.dir, from the CLI's cwd
     answered: list[tuple[str, float]] = []
     stop = threading.Event()
@@ -134,7 +135,7 @@ def test_two_workers_behind_one_port_follow_the_alias_and_lose_no_logged_row(tmp
     stale.mkdir(parents=True)
     (stale / "counter_1.db").write_bytes(b"left by an earlier run")  # would break /metrics if summed in
     _pid_versions.sent.clear()
-    proc = _start(tmp_path, url, port, "--workers", "2")
+    proc = _start(tmp_path, url, port, "serve", "churn", "--workers", "2", "--port", str(port))
     base = f"http://127.0.0.1:{port}"
     try:
         # both processes answer, on one port
