@@ -53,7 +53,7 @@ def serve(workers: int, env: dict, cwd: Path) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen([*CLI, "serve", "churn", "--alias", "staging", "--port", str(port), "--workers",
                              str(workers)], env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
+    deadline = time.time() + 240  # start-up is seconds on an idle machine, minutes on a loaded one
     pids: set[str] = set()
     body = {"records": [{"tenure_months": 12, "monthly_charges": 70.5, "support_calls": 3, "contract": "month",
                          "region": "north"}]}
@@ -65,7 +65,13 @@ def serve(workers: int, env: dict, cwd: Path) -> tuple[subprocess.Popen, str]:
         except httpx.TransportError:
             time.sleep(0.2)
         if time.time() > deadline or proc.poll() is not None:
-            raise SystemExit(f"server with {workers} worker(s) did not become ready")
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(30)
+                err = "(still starting)"
+            else:
+                err = proc.stderr.read().decode()[-2000:]
+            raise SystemExit(f"server with {workers} worker(s) did not become ready: {err}")
     return proc, base
 
 
