@@ -226,8 +226,9 @@ class PredictionLogConfig:
     enabled: bool = True
     dir: str = "runs/predictions"
     queue_size: int = 100000
-    flush_interval_s: float = 1.0
+    flush_interval_s: float = 0.25  # a SIGKILLed service loses at most the rows of this interval (+ one write)
     batch_rows: int = 5000
+    storage_options: dict[str, Any] = field(default_factory=dict)  # fsspec options of an s3://... dir
 
 
 @dataclass
@@ -245,6 +246,8 @@ class ServingConfig:
     max_rows: int = 10000
     micro_batch_rows: int = 2000  # requests waiting together are predicted in one call; 0: one call each
     slo_p99_ms: float = 10.0
+    workers: int = 1  # service processes behind the one port (`mlplat serve --workers N`)
+    metrics_dir: str = "runs/serving/metrics"  # <dir>/<port>/: the workers' Prometheus files
     prediction_log: PredictionLogConfig = field(default_factory=PredictionLogConfig)
     batch: BatchConfig = field(default_factory=BatchConfig)
 

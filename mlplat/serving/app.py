@@ -13,6 +13,8 @@ import contextlib
 import gc
 import json
 import logging
+import os
+import threading
 import time
 import uuid
 from typing import Any
@@ -26,6 +28,7 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    multiprocess,
 )
 
 from mlplat.errors import ServingError
@@ -39,7 +42,13 @@ LATENCY_BUCKETS = (.0005, .001, .002, .003, .005, .0075, .01, .015, .025, .05, .
 
 
 class Metrics:
-    """Prometheus series on a registry of their own, so several apps can live in one process (tests)."""
+    """Prometheus series on a registry of their own, so several apps can live in one process (tests).
+
+    With several service workers (PROMETHEUS_MULTIPROC_DIR set before prometheus_client is
+    imported, see mlplat/serving/workers.py) every process writes its values to that folder
+    and ``exposition`` sums counters and histograms over all of them; the gauges say how:
+    the served version per live worker (``pid`` label), dropped rows and batching summed.
+    """
     def __init__(self):
         self.registry = CollectorRegistry()
         self.requests = Counter("mlplat_predict_requests_total", "prediction requests by outcome",
@@ -49,11 +58,19 @@ class Metrics:
                                  ["model", "version"], buckets=LATENCY_BUCKETS, registry=self.registry)
         self.load_failures = Counter("mlplat_model_load_failures_total", "versions refused at load (integrity, IO)",
                                      ["model"], registry=self.registry)
-        self.served = Gauge("mlplat_served_version", "version currently served", ["model"], registry=self.registry)
+        self.served = Gauge("mlplat_served_version", "version currently served", ["model"], registry=self.registry,
+                            multiprocess_mode="liveall")
         self.log_dropped = Gauge("mlplat_prediction_log_dropped_rows", "rows the prediction log had to drop",
-                                 registry=self.registry)
+                                 registry=self.registry, multiprocess_mode="sum")
         self.batched = Gauge("mlplat_predict_batched", "micro-batching: requests predicted and model calls made",
-                             ["what"], registry=self.registry)
+                             ["what"], registry=self.registry, multiprocess_mode="sum")
+
+    def exposition(self) -> bytes:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry)
+        return generate_latest(self.registry)
 
 
 def _error(status: int, message: str, **extra: Any) -> JSONResponse:
@@ -95,12 +112,25 @@ def create_app(store, names: list[str], *, alias: str = "production", poll_inter
         poller.start()
         if prediction_log is not None:
             prediction_log.start()
+        # with several workers a scrape reaches one of them: each keeps its own gauges current
+        gauges_stop = threading.Event()
+
+        def keep_gauges_current() -> None:
+            while not gauges_stop.wait(poll_interval_s):
+                update_gauges()
+
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            update_gauges()
+            threading.Thread(target=keep_gauges_current, name="mlplat-gauges", daemon=True).start()
         try:
             yield
         finally:
+            gauges_stop.set()
             poller.stop()
             if prediction_log is not None:
                 prediction_log.stop()
+            if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+                multiprocess.mark_process_dead(os.getpid())
 
     app = FastAPI(title="mlplat prediction service", version="1", lifespan=lifespan,
                   description=f"Serves {', '.join(names)} at alias {alias!r}; the version follows the alias.")
@@ -118,8 +148,7 @@ def create_app(store, names: list[str], *, alias: str = "production", poll_inter
         missing = {n: h.error or "not loaded" for n, h in holders.items() if h.current is None}
         return JSONResponse({"ready": not missing, "waiting": missing}, status_code=503 if missing else 200)
 
-    @app.get("/metrics", summary="Prometheus metrics")
-    def prom() -> Response:
+    def update_gauges() -> None:
         for n, h in holders.items():
             if h.current is not None:
                 metrics.served.labels(n).set(h.current.version)
@@ -128,7 +157,11 @@ def create_app(store, names: list[str], *, alias: str = "production", poll_inter
         if batcher is not None:
             metrics.batched.labels("requests").set(batcher.requests)
             metrics.batched.labels("calls").set(batcher.batches)
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/metrics", summary="Prometheus metrics")
+    def prom() -> Response:
+        update_gauges()
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/v1/models", summary="the models this service serves")
     def list_served() -> dict[str, Any]:

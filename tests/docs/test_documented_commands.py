@@ -34,6 +34,12 @@ ELSEWHERE: dict[str, tuple[str, ...]] = {
         ("tests/serving/test_serving_cli.py::test_serve_and_batch_predict_from_the_cli", "a long-running server"),
     "mlplat serve churn --alias production --port 8000":
         ("tests/serving/test_serving_cli.py::test_serve_and_batch_predict_from_the_cli", "a long-running server", "8000"),
+    "mlplat serve churn --workers 2 --port 8000":
+        ("tests/serving/test_serve_processes.py::test_two_workers_behind_one_port_follow_the_alias_and_lose_no_logged_row",
+         "a long-running server", "8000"),
+    "mlplat serve churn --workers 2":
+        ("tests/serving/test_serve_processes.py::test_two_workers_behind_one_port_follow_the_alias_and_lose_no_logged_row",
+         "a long-running server"),
     "mlplat ui": ("tests/ui/test_ui_cli.py::test_mlplat_ui_serves_the_store_read_only", "a long-running server"),
     "mlplat ui --host 0.0.0.0 --port 8080 --auth-header X-Forwarded-User":
         ("tests/ui/test_ui_cli.py::test_mlplat_ui_behind_an_auth_proxy_allows_decisions", "a server behind a proxy", "0.0.0.0 8080 X-Forwarded-User"),
