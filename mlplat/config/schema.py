@@ -242,8 +242,14 @@ class ServingConfig:
     port: int = 8000
     alias: str = "production"
     poll_interval_s: float = 1.0
-    max_body_bytes: int = 1048576
+    # None: derived per model from max_rows and the signature (max_rows records of the longest
+    # values the schema allows always fit); a number fixes it for every model
+    max_body_bytes: int | None = None
     max_rows: int = 10000
+    max_string_chars: int = 256  # a longer string value is a schema violation
+    max_abs_value: float = 1.0e15  # a number beyond +-this, where the dataset declares no min/max, is one too
+    schema_violations: str = "reject"  # reject (422) or accept (served, flagged, counted)
+    schema_violations_by_model: dict[str, str] = field(default_factory=dict)  # per model name
     micro_batch_rows: int = 2000  # requests waiting together are predicted in one call; 0: one call each
     slo_p99_ms: float = 10.0
     workers: int = 1  # service processes behind the one port (`mlplat serve --workers N`)

@@ -20,6 +20,7 @@ from mlplat.serving.batch import predict_file
 from mlplat.serving.holder import load_version
 from mlplat.serving.predlog import PredictionLog
 from mlplat.serving.predlog import read_prediction_log as read
+from mlplat.serving.signature import DEFAULT_MAX_ABS_VALUE, DEFAULT_MAX_STRING_CHARS
 from mlplat.serving.workers import MULTIPROC_ENV, SPEC_ENV, WorkerHeader, prepare_metrics_dir
 from mlplat.tracking import audit
 
@@ -49,10 +50,27 @@ def serving_app(names: list[str], *, alias: str | None = None, store=None, servi
     log = PredictionLog(plog["dir"], queue_size=int(plog["queue_size"]), flush_interval_s=float(plog["flush_interval_s"]),
                         batch_rows=int(plog["batch_rows"]), storage_options=plog.get("storage_options") or None) \
         if plog.get("enabled", True) else None
+    body = serving.get("max_body_bytes")
     return create_app(store, list(names), alias=alias or serving["alias"], poll_interval_s=float(serving["poll_interval_s"]),
-                      max_body_bytes=int(serving["max_body_bytes"]), max_rows=int(serving["max_rows"]),
-                      micro_batch_rows=int(serving["micro_batch_rows"]),
-                      prediction_log=log)
+                      max_body_bytes=None if body is None else int(body), max_rows=int(serving["max_rows"]),
+                      micro_batch_rows=int(serving["micro_batch_rows"]), prediction_log=log, **_limits(serving),
+                      schema_violations=serving.get("schema_violations", "reject"),
+                      schema_violations_by_model=dict(serving.get("schema_violations_by_model") or {}))
+
+
+def _limits(serving: dict) -> dict[str, Any]:
+    return {"max_string_chars": int(serving.get("max_string_chars", DEFAULT_MAX_STRING_CHARS)),
+            "max_abs_value": float(serving.get("max_abs_value", DEFAULT_MAX_ABS_VALUE))}
+
+
+def _accepts(serving: dict, name: str) -> bool:
+    default = serving.get("schema_violations", "reject")
+    by_model = serving.get("schema_violations_by_model") or {}
+    for key, value in [("schema_violations", default), *((f"schema_violations_by_model.{k}", v)
+                                                         for k, v in by_model.items())]:
+        if value not in ("reject", "accept"):
+            raise ServingError(f"serving.{key}={value!r}: expected one of reject, accept")
+    return by_model.get(name, default) == "accept"
 
 
 def serve(names: list[str], *, actor: str, source: str, alias: str | None = None, host: str | None = None,
@@ -117,9 +135,10 @@ def predict_batch(ref: str, input_path: str, output_path: str, *, actor: str, so
         r = versions.Ref(r.name, alias=serving["alias"])
     with store.read() as conn:
         version = versions.resolve(conn, r)["version"]
-    loaded = load_version(store, r.name, version)
+    accept = _accepts(serving, r.name)
+    loaded = load_version(store, r.name, version, **_limits(serving))
     result = predict_file(loaded, input_path, output_path,
-                          chunk_rows=int(chunk_rows or serving["batch"]["chunk_rows"]))
+                          chunk_rows=int(chunk_rows or serving["batch"]["chunk_rows"]), accept_violations=accept)
     result.update(model=r.name, version=version)
     with store.write() as conn:
         audit.append(conn, actor=actor, source=source, action="predict.batch", object_type="model",
