@@ -62,8 +62,7 @@ def _csv_batches(path: Path, spec: sig.Spec, chunk_rows: int) -> Iterator[pa.Rec
     try:
         reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=block),
                                 convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True))
-        for batch in reader:
-            yield batch
+        yield from reader
     except pa.ArrowInvalid as exc:
         text = str(exc).splitlines()[0]
         m = re.search(r"In CSV column #(\d+): (.*)", text)
