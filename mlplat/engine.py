@@ -23,7 +23,7 @@ from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from mlplat import provenance
+from mlplat import provenance, redact
 from mlplat.data import fingerprint as fp
 from mlplat.data import sources, validation
 from mlplat.data.profile import profile_frame, summary_of
@@ -171,9 +171,10 @@ def run_experiment(cfg: dict, ctx: RunContext, *, store=None) -> RunOutcome:
     sha, dirty = provenance.code_version()
     run_id = new_id()
     primary = evaluation["primary"]
+    recorded = redact.value(cfg)  # what is stored and hashed: credentials masked (mlplat.redact)
     runs_store.start_run(store, runs_store.RunStart(
-        id=run_id, experiment=cfg["name"], actor=ctx.actor, source=ctx.source, config=cfg,
-        overrides=ctx.overrides, config_hash=provenance.config_hash(cfg), code_version=sha, code_dirty=dirty,
+        id=run_id, experiment=cfg["name"], actor=ctx.actor, source=ctx.source, config=recorded,
+        overrides=ctx.overrides, config_hash=provenance.config_hash(recorded), code_version=sha, code_dirty=dirty,
         package_versions=provenance.package_versions(), dataset=dataset["name"], model=cfg["model"]["name"],
         features=cfg["features"]["name"], task=task, primary_metric=primary, sweep_id=ctx.sweep_id,
         job_num=ctx.job_num, invocation_id=ctx.invocation_id, tags={**dict(cfg.get("tags") or {}), **ctx.tags},
@@ -212,7 +213,7 @@ def run_experiment(cfg: dict, ctx: RunContext, *, store=None) -> RunOutcome:
         run_dir = Path(cfg["tracking"]["artifacts"]) / run_id
         written = [
             art.write_pickle(run_dir, "model.joblib", final),
-            art.write_json(run_dir, "config.json", cfg),
+            art.write_json(run_dir, "config.json", recorded),
             art.write_json(run_dir, "metrics.json", {"cv": {k: {"mean": m, "std": s} for k, (m, s) in aggregate.items()},
                                                      "folds": cv_result.folds, "holdout": holdout,
                                                      "fit_times": cv_result.fit_times, "final_fit_time": final_fit,

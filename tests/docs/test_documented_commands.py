@@ -183,6 +183,7 @@ IN_REPOSITORY: list[str] = [
     "mlplat reject <request id> --reason needs a canary",
     "mlplat audit log [--object churn]",
     "mlplat audit log --object churn",
+    "mlplat audit checkpoint",
     "mlplat audit verify",
     "mlplat store stats",
     "mlplat store prune --older-than 180d --keep-registered --dry-run",
