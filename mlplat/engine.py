@@ -138,9 +138,17 @@ def _feature_report(pipeline) -> dict[str, Any]:
     return out
 
 
-def _signature(X: pd.DataFrame, y: pd.Series, labels, task: str) -> dict[str, Any]:
+def _signature(X: pd.DataFrame, y: pd.Series, labels, task: str, columns: dict | None = None) -> dict[str, Any]:
+    """What the service checks a request against: each input's dtype and nullability, and the
+    dataset schema's declared ``allowed`` / ``min`` / ``max`` for it (``columns``, conf/dataset)."""
+    def declared(c) -> dict[str, Any]:
+        rule = (columns or {}).get(str(c)) or {}
+        return {k: (list(rule[k]) if k == "allowed" else rule[k]) for k in ("allowed", "min", "max")
+                if rule.get(k) is not None}
+
     return {
-        "inputs": [{"name": str(c), "dtype": str(t), "nullable": bool(X[c].isna().any())} for c, t in X.dtypes.items()],
+        "inputs": [{"name": str(c), "dtype": str(t), "nullable": bool(X[c].isna().any()), **declared(c)}
+                   for c, t in X.dtypes.items()],
         "output": {"task": task, "dtype": str(y.dtype),
                    "classes": [v.item() if hasattr(v, "item") else v for v in labels] if labels is not None else None,
                    "positive_class": _positive_class(labels)},
@@ -211,7 +219,8 @@ def run_experiment(cfg: dict, ctx: RunContext, *, store=None) -> RunOutcome:
                                                      "fit_times": cv_result.fit_times, "final_fit_time": final_fit,
                                                      "positive_class": _positive_class(labels)}),
             art.write_json(run_dir, "features.json", _feature_report(final)),
-            art.write_json(run_dir, "signature.json", _signature(X_train, y_train, labels, task)),
+            art.write_json(run_dir, "signature.json", _signature(X_train, y_train, labels, task,
+                                                                dataset.get("columns"))),
         ]
         written += _extra_artifacts(run_dir, X_train, X_test if len(X_test) else X_train, final, dataset, task)
         written += _data_profile_artifact(run_dir, df, dataset, task, fingerprint)

@@ -33,10 +33,15 @@ def test_serve_and_batch_predict_from_the_cli(tmp_path, trained):
                   check=False)
     assert bad.returncode == 1 and "lacks the model's feature column(s) 'region'" in bad.stderr
     assert bad.stderr.count("\n") == 1 and not (tmp_path / "x.csv").exists()
+    data.assign(contract=["weekly"] + list(data["contract"][1:])).to_csv(tmp_path / "cat.csv", index=False)
+    cat = run_cli(["predict", "churn", "--input", "cat.csv", "--output", "x.csv"], cwd=tmp_path, store_url=url,
+                  check=False)
+    assert cat.returncode == 1 and "feature 'contract': must be one of" in cat.stderr and "in row 0" in cat.stderr
+    assert cat.stderr.count("\n") == 1 and "Traceback" not in cat.stderr and not (tmp_path / "x.csv").exists()
 
     port = free_port()
     env = {**os.environ, "MLPLAT_STORE_URL": url, "MLPLAT_ACTOR": "bob"}
-    proc = subprocess.Popen([*CLI, "serve", "churn", "--port", str(port)], cwd=tmp_path, env=env,
+    proc = subprocess.Popen([*CLI, "serve", "churn", "--alias", "production", "--port", str(port)], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         base = f"http://127.0.0.1:{port}"

@@ -64,7 +64,8 @@ def test_no_secret_in_store_artifacts_run_dir_output_or_reports(project):
     place a person or a file could see them."""
     env = {"DATA_API_TOKEN": ENV_SECRET}
     link = f"https://bob:{PASSWORD}@example.org/data.csv?token={TOKEN}"
-    train = project.train("dataset=wine", "evaluation=fast", f"+tags.link='{link}'",
+    # hydra.output_subdir=.hydra: Hydra writes its config.yaml, hydra.yaml, overrides.yaml (off by default)
+    train = project.train("dataset=wine", "evaluation=fast", "hydra.output_subdir=.hydra", f"+tags.link='{link}'",
                           "+tags.api=${oc.env:DATA_API_TOKEN}", **env)
     run_id = project.json("runs", "list")[0]["id"]
     shown = [project.mlplat(*args, check=True, **env) for args in (
