@@ -43,16 +43,15 @@ def _rows(query, *, store, url: str | None) -> list[dict]:
 
 def _with_sweep(filters: dict | None, *, store, url: str | None) -> dict | None:
     """``sweep_id`` given as a unique prefix (the 8 characters tables show) becomes the full id,
-    as `runs show` takes run id prefixes; NotFound when it names no sweep or several."""
+    as `runs show` takes run id prefixes; NotFound when it names several. A value no sweep row
+    starts with is kept as given (runs logged with a sweep id of their own)."""
     ref = (filters or {}).get("sweep_id")
     if not ref:
         return filters
     ref = str(ref).strip()
     found = [r["id"] for r in _rows(partial(queries.sweep_ids, prefix=ref), store=store, url=url)]
-    if ref in found:
+    if ref in found or not found:
         return {**filters, "sweep_id": ref}
-    if not found:
-        raise NotFound(f"sweep {ref!r} not found; see `mlplat sweeps list`")
     if len(found) > 1:
         raise NotFound(f"sweep id prefix {ref!r} is ambiguous ({', '.join(found)}...); give more characters")
     return {**filters, "sweep_id": found[0]}
