@@ -24,7 +24,7 @@ from omegaconf import OmegaConf
 from mlplat.config import overrides as grammar
 from mlplat.config.compose import compose, group_dirs, group_options
 from mlplat.config.resolvers import register_resolvers
-from mlplat.errors import ConfigError
+from mlplat.errors import ConfigError, NothingToRun
 from mlplat.evaluation.metrics import direction_of
 from mlplat.heartbeat import mark_stale_runs, mark_stale_sweeps
 from mlplat.ops.common import open_store
@@ -196,7 +196,7 @@ def _check_study_not_finished(cfg: Any, space: Any, metric: str | None) -> None:
         sweeper.get("custom_search_space"))
     done = complete_trials(resolve_sqlite_url(url), str(name))
     if done is not None and done >= n_trials:
-        raise ConfigError(finished_message(str(name), done, n_trials))
+        raise NothingToRun(finished_message(str(name), done, n_trials))
 
 
 def _launcher_jobs(launcher: Any) -> int:
