@@ -31,6 +31,7 @@ from mlplat.errors import ConfigError, MlplatError, TargetError, one_line
 from mlplat.evaluation import cv as cvmod
 from mlplat.evaluation.metrics import metrics_for, score
 from mlplat.features.build import build_preprocessor
+from mlplat.models import params as model_params
 from mlplat.models.build import build_estimator
 from mlplat.models.labels import LabelEncoded
 from mlplat.monitoring.profile import build_profile
@@ -178,7 +179,7 @@ def run_experiment(cfg: dict, ctx: RunContext, *, store=None) -> RunOutcome:
         package_versions=provenance.package_versions(), dataset=dataset["name"], model=cfg["model"]["name"],
         features=cfg["features"]["name"], task=task, primary_metric=primary, sweep_id=ctx.sweep_id,
         job_num=ctx.job_num, invocation_id=ctx.invocation_id, tags={**dict(cfg.get("tags") or {}), **ctx.tags},
-        params=dict(cfg["model"].get("params") or {}),
+        params=model_params.requested(cfg["model"], task),  # replaced by the fitted estimator's at the end
     ))
     fingerprint = None
     validated = False
@@ -228,6 +229,7 @@ def run_experiment(cfg: dict, ctx: RunContext, *, store=None) -> RunOutcome:
             cv=aggregate, folds=cv_result.folds, holdout=holdout, primary_value=primary_value,
             fit_time_s=sum(cv_result.fit_times) + final_fit, duration_s=time.perf_counter() - t_start,
             dataset_fingerprint=fingerprint, artifact_dir=str(run_dir), artifacts=written,
+            params=model_params.effective(final[-1]),
         ), actor=ctx.actor, source=ctx.source)
         return RunOutcome(run_id, "done", primary, primary_value, aggregate, holdout)
     except BaseException as exc:

@@ -142,6 +142,9 @@ def _emit(args, result: dict[str, Any], table) -> None:
 
     if args.format == "json":
         output.emit_json(result)
+    elif args.format == "html" and result.get("output"):  # the page is in the file: one line here
+        print(f"{result['ref']}: {result['status']} ({result.get('n_rows')} rows); HTML report written to "
+              f"{result['output']}")
     elif args.format == "html":
         sys.stdout.write(open(result["reports"]["html"], encoding="utf-8").read())
     else:

@@ -52,12 +52,18 @@ def test_undrifted_sample_is_ok_and_history_lists_checks(project):
     p = project.mlplat("monitor", "drift", "churn:1", "--current", "same.csv")
     assert p.returncode == 0, p.stderr
     assert "churn:1: ok - 0/5 features drifted" in p.stdout and "Traceback" not in p.stderr
+    # the page goes to the file; the terminal gets one line saying where
+    page = project.mlplat("monitor", "drift", "churn:1", "--current", "same.csv", "--format", "html",
+                          "--output", "same.html")
+    assert page.returncode == 0 and len(page.stdout.splitlines()) == 1, page.stdout[:300]
+    assert "churn:1: ok" in page.stdout and "same.html" in page.stdout
+    assert (project.root / "same.html").read_text().lower().startswith("<!doctype html>")
     drifted().to_csv(project.root / "batch.csv", index=False)
     ops.check_drift("churn", current=str(project.root / "batch.csv"), actor="t", source="test", store=project.store(),
                     overrides=[f"monitor.reports_dir={project.root / 'reports'}"])
     hist = ops.monitor_history("churn", store=project.store())
-    assert [h["status"] for h in hist] == ["drift", "ok"]  # newest first
-    assert hist[0]["features"]["contract"] == "drift" and hist[1]["input"] == "same.csv"
+    assert [h["status"] for h in hist] == ["drift", "ok", "ok"]  # newest first
+    assert hist[0]["features"]["contract"] == "drift" and hist[2]["input"] == "same.csv"
     assert all(h["kind"] == "drift" and h["version"] == 1 and h["actor"] for h in hist)
     table = project.mlplat("monitor", "history", "churn")
     assert table.returncode == 0 and "contract=drift" in table.stdout and "same.csv" in table.stdout
