@@ -190,7 +190,8 @@ def run_experiment(cfg: dict, ctx: RunContext, *, store=None) -> RunOutcome:
         with threadpool_limits(limits=threads):
             pipeline = build_pipeline(cfg, X_train, task, threads, labels)
             splitter = cvmod.make_folds(task, folds, bool(evaluation["cv"]["shuffle"]), cfg["seed"])
-            cv_result = cvmod.cross_validate(pipeline, X_train, y_train, splitter, metrics, labels)
+            cv_result = cvmod.cross_validate(pipeline, X_train, y_train, splitter, metrics, labels,
+                                             predict=lambda est, X: monitored_output(est, X, task))
             final = clone(pipeline)
             t0 = time.perf_counter()
             final.fit(X_train, y_train)
@@ -212,7 +213,7 @@ def run_experiment(cfg: dict, ctx: RunContext, *, store=None) -> RunOutcome:
             art.write_json(run_dir, "features.json", _feature_report(final)),
             art.write_json(run_dir, "signature.json", _signature(X_train, y_train, labels, task)),
         ]
-        written += _extra_artifacts(run_dir, X_train, X_test if len(X_test) else X_train, final, dataset, task)
+        written += _extra_artifacts(run_dir, X_train, cv_result.oof, dataset)
         written += _data_profile_artifact(run_dir, df, dataset, task, fingerprint)
         runs_store.finish_run(store, run_id, runs_store.RunResult(
             cv=aggregate, folds=cv_result.folds, holdout=holdout, primary_value=primary_value,
@@ -228,21 +229,28 @@ def run_experiment(cfg: dict, ctx: RunContext, *, store=None) -> RunOutcome:
         raise
 
 
-def _extra_artifacts(run_dir: Path, X_train: pd.DataFrame, X_unseen: pd.DataFrame, model, dataset: dict,
-                     task: str) -> list:
+def monitored_output(model, X: pd.DataFrame, task: str) -> np.ndarray:
+    """What drift monitoring watches of a model's answers: a binary classifier's positive-class
+    probability (more sensitive than the label), any other model's prediction."""
+    if task == "classification" and hasattr(model, "predict_proba") and len(getattr(model, "classes_", [])) == 2:
+        return model.predict_proba(X)[:, 1]
+    return model.predict(X)
+
+
+def _extra_artifacts(run_dir: Path, X_train: pd.DataFrame, oof: np.ndarray | None, dataset: dict) -> list:
     """Artifacts later layers need without reloading the training data (reference profile).
 
-    Features are profiled on the training split (what the model learned from); the
-    reference *predictions* come from the holdout, because predictions on the rows a model
-    was fitted on are over-confident (a forest's are near 0/1) and would make every live
-    prediction distribution look drifted.
+    Features are profiled on the training split (what the model learned from). The reference
+    *predictions* are the cross-validation's out-of-fold outputs over the same rows: each row
+    predicted by a model that did not see it, like a live row, and as many as there are
+    training rows (the holdout's few rows made a KS test against live batches fire on
+    sampling noise). Predictions of the final model on its own training rows would be
+    over-confident (a forest's are near 0/1).
     """
     categorical = [c for c in (dataset.get("categorical") or []) if c in X_train.columns]
     numeric = [c for c in X_train.columns if c not in categorical and pd.api.types.is_numeric_dtype(X_train[c])]
-    preds = model.predict_proba(X_unseen)[:, 1] if task == "classification" and hasattr(model, "predict_proba") \
-        and len(getattr(model, "classes_", [])) == 2 else model.predict(X_unseen)
     try:
-        profile = build_profile(X_train, numeric=numeric, categorical=categorical, predictions=preds)
+        profile = build_profile(X_train, numeric=numeric, categorical=categorical, predictions=oof)
     except Exception as exc:  # a missing profile disables drift checks for this run, not the run itself
         log.warning("reference profile not computed: %s", one_line(exc))
         return []

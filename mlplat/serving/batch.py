@@ -2,7 +2,7 @@
 
 Each chunk is checked against the signature (the file's extra columns are passed
 through, a missing feature column stops the run with one line naming it), predicted,
-and appended to the output: the input columns, ``prediction`` and ``proba.<class>``.
+and appended to the output: the input columns, ``prediction``, ``model_version`` and ``proba.<class>``.
 The output is written to a temporary name and renamed at the end, so a failed run
 leaves no half-written file behind.
 """
@@ -65,6 +65,7 @@ def predict_file(loaded: Loaded, input_path: str | Path, output_path: str | Path
             preds, proba = loaded.predict(X)
             out = chunk.reset_index(drop=True)
             out["prediction"] = preds
+            out["model_version"] = loaded.version  # which version answered: monitoring checks the file against it
             if proba is not None and loaded.classes is not None:
                 for j, c in enumerate(loaded.classes):
                     out[f"proba.{c}"] = [p[j] for p in proba]
