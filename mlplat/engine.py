@@ -9,6 +9,7 @@ failed, one-line error) and re-raised for the front door to report.
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
 import time
@@ -203,18 +204,11 @@ def run_experiment(cfg: dict, ctx: RunContext, *, store=None) -> RunOutcome:
             raise MlplatError(f"the primary metric {primary} is {primary_value} (not finite); check the data "
                               "and hyper-parameters")
         run_dir = Path(cfg["tracking"]["artifacts"]) / run_id
-        written = [
-            art.write_pickle(run_dir, "model.joblib", final),
-            art.write_json(run_dir, "config.json", cfg),
-            art.write_json(run_dir, "metrics.json", {"cv": {k: {"mean": m, "std": s} for k, (m, s) in aggregate.items()},
-                                                     "folds": cv_result.folds, "holdout": holdout,
-                                                     "fit_times": cv_result.fit_times, "final_fit_time": final_fit,
-                                                     "positive_class": _positive_class(labels)}),
-            art.write_json(run_dir, "features.json", _feature_report(final)),
-            art.write_json(run_dir, "signature.json", _signature(X_train, y_train, labels, task)),
-        ]
-        written += _extra_artifacts(run_dir, X_train, cv_result.oof, dataset)
-        written += _data_profile_artifact(run_dir, df, dataset, task, fingerprint)
+        try:
+            written = _write_artifacts(run_dir, cfg, final, aggregate, cv_result, holdout, final_fit, labels,
+                                       X_train, y_train, task, df, dataset, fingerprint)
+        except OSError as exc:
+            raise _artifact_error(exc, run_dir) from exc
         runs_store.finish_run(store, run_id, runs_store.RunResult(
             cv=aggregate, folds=cv_result.folds, holdout=holdout, primary_value=primary_value,
             fit_time_s=sum(cv_result.fit_times) + final_fit, duration_s=time.perf_counter() - t_start,
@@ -227,6 +221,31 @@ def run_experiment(cfg: dict, ctx: RunContext, *, store=None) -> RunOutcome:
                             dataset_fingerprint=fingerprint, validation_passed=validated)
         exc.mlplat_run_id = run_id  # type: ignore[attr-defined]
         raise
+
+
+def _write_artifacts(run_dir: Path, cfg: dict, final, aggregate, cv_result, holdout, final_fit, labels,
+                     X_train, y_train, task: str, df, dataset: dict, fingerprint) -> list:
+    written = [
+        art.write_pickle(run_dir, "model.joblib", final),
+        art.write_json(run_dir, "config.json", cfg),
+        art.write_json(run_dir, "metrics.json", {"cv": {k: {"mean": m, "std": s} for k, (m, s) in aggregate.items()},
+                                                 "folds": cv_result.folds, "holdout": holdout,
+                                                 "fit_times": cv_result.fit_times, "final_fit_time": final_fit,
+                                                 "positive_class": _positive_class(labels)}),
+        art.write_json(run_dir, "features.json", _feature_report(final)),
+        art.write_json(run_dir, "signature.json", _signature(X_train, y_train, labels, task)),
+    ]
+    written += _extra_artifacts(run_dir, X_train, cv_result.oof, dataset)
+    written += _data_profile_artifact(run_dir, df, dataset, task, fingerprint)
+    return written
+
+
+def _artifact_error(exc: OSError, run_dir: Path) -> MlplatError:
+    """One line naming the folder when an artifact cannot be written (ENOSPC's own text names no path)."""
+    if exc.errno == errno.ENOSPC:
+        return MlplatError(f"disk full writing the artifacts under {run_dir}: free space there or point "
+                           "tracking.artifacts at another disk")
+    return MlplatError(f"cannot write the artifacts under {run_dir}: {exc.strerror or exc}")
 
 
 def monitored_output(model, X: pd.DataFrame, task: str) -> np.ndarray:

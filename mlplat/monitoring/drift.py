@@ -6,9 +6,10 @@ normal path: no training data needed) or a raw reference ``DataFrame`` ("exact"
 mode, used for equivalence tests and benchmarks; identical to a profile whose
 sample is the full sorted reference).
 
-Default method choice (mirrors Evidently 0.7's ``_get_default_stattest`` so
-verdicts are comparable with a widely used tool; ``n_ref`` = non-null
-reference values, ``n_values`` = distinct values in reference ∪ current):
+Default method choice (after Evidently 0.7's ``_get_default_stattest`` so
+verdicts are comparable with a widely used tool; ``n_ref`` = non-null values of
+the *smaller* of reference and current (Evidently: the reference's), ``n_values``
+= distinct values in reference ∪ current):
 
 ==================  ==========================================  ===============
 reference size      numeric                                     categorical
@@ -55,6 +56,12 @@ Status per feature:
   values in a numeric column, empty/all-null data, missing profile, unknown
   method...); ``reason`` says why.  Nothing raises.
 * ``ok``     – otherwise.
+
+Multiple tests (``multiple_testing``, default ``"bh"``): the p-values of every
+p-value test of one check (features and predictions) are adjusted together with
+Benjamini-Hochberg and each verdict uses its adjusted p (``p_adjusted``), so
+undrifted data seldom raises a drift anywhere in a many-column check;
+``"none"`` tests each column alone, as Evidently.
 
 Dataset level: ``share_drifted`` = features with status ``drift`` / features
 checked (status not ``error``); ``dataset_drift`` when that share is

@@ -85,7 +85,7 @@ def _version_of_file(store, ref_text: str, default_alias: str, frame, path: str)
     if int(version["version"]) != scored[0]:
         raise MonitoringError(f"current file {path!r} was scored by {r.name}:{scored[0]}, not {ref_text} "
                               f"({r.name}:{version['version']}): check {r.name}:{scored[0]}, or score the file "
-                              f"with `mlplat predict {ref_text}` first")
+                              f"with `mlplat predict {ref_text} --input FILE --output SCORED` first")
     return version
 
 
