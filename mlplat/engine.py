@@ -28,7 +28,7 @@ from mlplat import provenance
 from mlplat.data import fingerprint as fp
 from mlplat.data import sources, validation
 from mlplat.data.profile import profile_frame, summary_of
-from mlplat.errors import ConfigError, MlplatError, TargetError, one_line
+from mlplat.errors import ConfigError, MlplatError, StoreError, TargetError, one_line
 from mlplat.evaluation import cv as cvmod
 from mlplat.evaluation.metrics import metrics_for, score
 from mlplat.features.build import build_preprocessor
@@ -37,7 +37,7 @@ from mlplat.models.labels import LabelEncoded
 from mlplat.monitoring.profile import build_profile
 from mlplat.tracking import artifacts as art
 from mlplat.tracking import runs as runs_store
-from mlplat.tracking.store import open_store
+from mlplat.tracking.store import open_store, retry_locked
 
 log = logging.getLogger("mlplat.engine")
 
@@ -164,14 +164,19 @@ def run_experiment(cfg: dict, ctx: RunContext, *, store=None) -> RunOutcome:
     sha, dirty = provenance.code_version()
     run_id = new_id()
     primary = evaluation["primary"]
-    runs_store.start_run(store, runs_store.RunStart(
+    wait = cfg["tracking"].get("lock_wait")
+    start = runs_store.RunStart(
         id=run_id, experiment=cfg["name"], actor=ctx.actor, source=ctx.source, config=cfg,
         overrides=ctx.overrides, config_hash=provenance.config_hash(cfg), code_version=sha, code_dirty=dirty,
         package_versions=provenance.package_versions(), dataset=dataset["name"], model=cfg["model"]["name"],
         features=cfg["features"]["name"], task=task, primary_metric=primary, sweep_id=ctx.sweep_id,
         job_num=ctx.job_num, invocation_id=ctx.invocation_id, tags={**dict(cfg.get("tags") or {}), **ctx.tags},
         params=dict(cfg["model"].get("params") or {}),
-    ))
+    )
+    try:
+        retry_locked(lambda: runs_store.start_run(store, start), wait_s=wait, what="recording the run's start")
+    except StoreError as exc:
+        raise StoreError(f"no run recorded: {exc}") from exc
     fingerprint = None
     validated = False
     try:
@@ -209,16 +214,20 @@ def run_experiment(cfg: dict, ctx: RunContext, *, store=None) -> RunOutcome:
                                        X_train, y_train, task, df, dataset, fingerprint)
         except OSError as exc:
             raise _artifact_error(exc, run_dir) from exc
-        runs_store.finish_run(store, run_id, runs_store.RunResult(
+        result = runs_store.RunResult(
             cv=aggregate, folds=cv_result.folds, holdout=holdout, primary_value=primary_value,
             fit_time_s=sum(cv_result.fit_times) + final_fit, duration_s=time.perf_counter() - t_start,
             dataset_fingerprint=fingerprint, artifact_dir=str(run_dir), artifacts=written,
-        ), actor=ctx.actor, source=ctx.source)
+        )
+        # the fit is done and on disk: a store busy with another writer is waited for, not a failure
+        retry_locked(lambda: runs_store.finish_run(store, run_id, result, actor=ctx.actor, source=ctx.source),
+                     wait_s=wait, what=f"recording the result of run {run_id}")
         return RunOutcome(run_id, "done", primary, primary_value, aggregate, holdout)
     except BaseException as exc:
         message = one_line(exc)
-        runs_store.fail_run(store, run_id, message, actor=ctx.actor, source=ctx.source,
-                            dataset_fingerprint=fingerprint, validation_passed=validated)
+        retry_locked(lambda: runs_store.fail_run(store, run_id, message, actor=ctx.actor, source=ctx.source,
+                                                 dataset_fingerprint=fingerprint, validation_passed=validated),
+                     wait_s=wait, what=f"recording the failure of run {run_id}")
         exc.mlplat_run_id = run_id  # type: ignore[attr-defined]
         raise
 
