@@ -151,7 +151,9 @@ def task(cfg: DictConfig) -> float:
             outcome = ops.run_experiment(plain, ctx)
     except Exception as exc:
         run_id = getattr(exc, "mlplat_run_id", None)
-        log.error("%s%s", f"run {run_id} failed: " if run_id else "", one_line(exc))
+        line = f"{f'run {run_id} failed: ' if run_id else ''}{one_line(exc)}"
+        log.error("%s", line)
+        print(f"error: {line}", file=sys.stderr)  # the log goes to stdout; the error belongs on stderr
         log.debug("traceback", exc_info=True)
         if os.environ.get("HYDRA_FULL_ERROR") == "1" or os.environ.get("MLPLAT_VERBOSE") == "1":
             raise

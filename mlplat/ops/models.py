@@ -193,8 +193,10 @@ def log_run(model: Any, *, X=None, y=None, X_test=None, y_test=None, params: dic
             art.write_json(run_dir, "signature.json", engine._signature(X, y_train, labels, task,
                                                                        (declared or {}).get("columns"))),
         ]
-        written += engine._extra_artifacts(run_dir, X, X_test if X_test is not None else X, model,
-                                           config["dataset"], task)
+        # a model fitted elsewhere cannot be cross-validated here: its reference outputs are
+        # its predictions on the test rows (or on X when none were given)
+        reference = engine.monitored_output(model, X_test if X_test is not None else X, task)
+        written += engine._extra_artifacts(run_dir, X, reference, config["dataset"])
         runs_store.finish_run(store, run_id, runs_store.RunResult(
             cv={k: (v, float("nan")) for k, v in given.items()}, folds=[], holdout=holdout,
             primary_value=float(primary_value), fit_time_s=0.0, duration_s=time.perf_counter() - t_start,

@@ -5,6 +5,7 @@ performance on labels, history, alert dedup across processes, retraining ending 
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -199,3 +200,32 @@ def test_config_errors_are_one_line(project):
     assert p.returncode == 2 and "one of the arguments --current --since is required" in p.stderr
 
 
+
+
+def test_retrain_with_the_shipped_config_then_a_newer_versions_scored_file_is_checked_as_that_version(project):
+    # the shipped conf/monitor declares no retraining: train again as churn:1 was trained
+    out = project.json("monitor", "retrain", "churn", "--format", "json")
+    assert out["status"] == "done" and out["version"] == 2 and out["approval"]["status"] == "pending", out
+    con = sqlite3.connect(project.db)
+    first, again = (json.loads(o) for (o,) in con.execute("SELECT overrides FROM runs ORDER BY started_at"))
+    con.close()
+    kept = [o for o in again if not o.startswith(("tracking.", "hydra.", "++tags.monitor_retrain="))]
+    assert kept == [o for o in first if not o.startswith(("tracking.", "hydra."))] == [
+        "dataset=churn", "evaluation=fast", "model=logreg"]
+    # the example of `monitor retrain --help` is a valid override
+    help_text = "".join(project.mlplat("monitor", "retrain", "--help").stdout.split())  # undo argparse's wrapping
+    example = re.search(r"'(monitor\.retrain\.command=[^']*)'", help_text).group(1)
+    from mlplat.ops.monitoring_inputs import _Context
+    assert _Context(None, {}, [example], project.store()).settings["retrain"]["command"] == ["experiment=churn_baseline"]
+
+    sample = churn().sample(200, random_state=5)
+    sample.to_csv(project.root / "batch.csv", index=False)
+    sample[["customer_id", "churned"]].to_csv(project.root / "labels.csv", index=False)
+    p = project.mlplat("predict", "churn:2", "--input", "batch.csv", "--output", "scored.csv")
+    assert p.returncode == 0, p.stderr
+    perf = project.json("monitor", "performance", "churn", "--labels", "labels.csv", "--current", "scored.csv")
+    assert perf["ref"] == "churn:2" and perf["version"] == 2
+    p = project.mlplat("monitor", "performance", "churn:1", "--labels", "labels.csv", "--current", "scored.csv")
+    assert p.returncode == 1 and "Traceback" not in p.stderr
+    assert p.stderr.strip() == ("error: current file 'scored.csv' was scored by churn:2, not churn:1 (churn:1): check "
+                                "churn:2, or score the file with `mlplat predict churn:1 --input FILE --output SCORED` first")
