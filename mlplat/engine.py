@@ -14,7 +14,6 @@ import math
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -163,6 +162,8 @@ def run_experiment(cfg: dict, ctx: RunContext, *, store=None) -> RunOutcome:
     sha, dirty = provenance.code_version()
     run_id = new_id()
     primary = evaluation["primary"]
+    # an unreachable bucket fails here, before a run is recorded that could never hold its model
+    art.check_writable(cfg["tracking"]["artifacts"])
     runs_store.start_run(store, runs_store.RunStart(
         id=run_id, experiment=cfg["name"], actor=ctx.actor, source=ctx.source, config=cfg,
         overrides=ctx.overrides, config_hash=provenance.config_hash(cfg), code_version=sha, code_dirty=dirty,
@@ -201,7 +202,7 @@ def run_experiment(cfg: dict, ctx: RunContext, *, store=None) -> RunOutcome:
         if not math.isfinite(primary_value):
             raise MlplatError(f"the primary metric {primary} is {primary_value} (not finite); check the data "
                               "and hyper-parameters")
-        run_dir = Path(cfg["tracking"]["artifacts"]) / run_id
+        run_dir = art.run_location(cfg["tracking"]["artifacts"], run_id)
         written = [
             art.write_pickle(run_dir, "model.joblib", final),
             art.write_json(run_dir, "config.json", cfg),
@@ -228,7 +229,7 @@ def run_experiment(cfg: dict, ctx: RunContext, *, store=None) -> RunOutcome:
         raise
 
 
-def _extra_artifacts(run_dir: Path, X_train: pd.DataFrame, X_unseen: pd.DataFrame, model, dataset: dict,
+def _extra_artifacts(run_dir: str, X_train: pd.DataFrame, X_unseen: pd.DataFrame, model, dataset: dict,
                      task: str) -> list:
     """Artifacts later layers need without reloading the training data (reference profile).
 
@@ -254,7 +255,7 @@ def _extra_artifacts(run_dir: Path, X_train: pd.DataFrame, X_unseen: pd.DataFram
 PROFILE_ASSOCIATION_ROWS = 200_000
 
 
-def _data_profile_artifact(run_dir: Path, df: pd.DataFrame, dataset: dict, task: str, fingerprint: str) -> list:
+def _data_profile_artifact(run_dir: str, df: pd.DataFrame, dataset: dict, task: str, fingerprint: str) -> list:
     """The dataset's profile summary, stored beside its fingerprint (lineage: what the data looked like)."""
     try:
         profile = profile_frame(df, target=dataset["target"], task=task, associations=len(df) <= PROFILE_ASSOCIATION_ROWS,
