@@ -15,7 +15,6 @@ import math
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -173,6 +172,8 @@ def run_experiment(cfg: dict, ctx: RunContext, *, store=None) -> RunOutcome:
     sha, dirty = provenance.code_version()
     run_id = new_id()
     primary = evaluation["primary"]
+    # an unreachable bucket fails here, before a run is recorded that could never hold its model
+    art.check_writable(cfg["tracking"]["artifacts"])
     recorded = redact.value(cfg)  # what is stored and hashed: credentials masked (mlplat.redact)
     wait = cfg["tracking"].get("lock_wait")
     start = runs_store.RunStart(
@@ -218,7 +219,7 @@ def run_experiment(cfg: dict, ctx: RunContext, *, store=None) -> RunOutcome:
         if not math.isfinite(primary_value):
             raise MlplatError(f"the primary metric {primary} is {primary_value} (not finite); check the data "
                               "and hyper-parameters")
-        run_dir = Path(cfg["tracking"]["artifacts"]) / run_id
+        run_dir = art.run_location(cfg["tracking"]["artifacts"], run_id)
         try:
             written = _write_artifacts(run_dir, recorded, final, aggregate, cv_result, holdout, final_fit, labels,
                                        X_train, y_train, task, df, dataset, fingerprint)
@@ -243,7 +244,7 @@ def run_experiment(cfg: dict, ctx: RunContext, *, store=None) -> RunOutcome:
         raise
 
 
-def _write_artifacts(run_dir: Path, recorded: dict, final, aggregate, cv_result, holdout, final_fit, labels,
+def _write_artifacts(run_dir: str, recorded: dict, final, aggregate, cv_result, holdout, final_fit, labels,
                      X_train, y_train, task: str, df, dataset: dict, fingerprint) -> list:
     written = [
         art.write_pickle(run_dir, "model.joblib", final),
@@ -260,7 +261,7 @@ def _write_artifacts(run_dir: Path, recorded: dict, final, aggregate, cv_result,
     return written
 
 
-def _artifact_error(exc: OSError, run_dir: Path) -> MlplatError:
+def _artifact_error(exc: OSError, run_dir: str) -> MlplatError:
     """One line naming the folder when an artifact cannot be written (ENOSPC's own text names no path)."""
     if exc.errno == errno.ENOSPC:
         return MlplatError(f"disk full writing the artifacts under {run_dir}: free space there or point "
@@ -276,7 +277,7 @@ def monitored_output(model, X: pd.DataFrame, task: str) -> np.ndarray:
     return model.predict(X)
 
 
-def _extra_artifacts(run_dir: Path, X_train: pd.DataFrame, oof: np.ndarray | None, dataset: dict) -> list:
+def _extra_artifacts(run_dir: str, X_train: pd.DataFrame, oof: np.ndarray | None, dataset: dict) -> list:
     """Artifacts later layers need without reloading the training data (reference profile).
 
     Features are profiled on the training split (what the model learned from). The reference
@@ -301,7 +302,7 @@ def _extra_artifacts(run_dir: Path, X_train: pd.DataFrame, oof: np.ndarray | Non
 PROFILE_ASSOCIATION_ROWS = 200_000
 
 
-def _data_profile_artifact(run_dir: Path, df: pd.DataFrame, dataset: dict, task: str, fingerprint: str) -> list:
+def _data_profile_artifact(run_dir: str, df: pd.DataFrame, dataset: dict, task: str, fingerprint: str) -> list:
     """The dataset's profile summary, stored beside its fingerprint (lineage: what the data looked like)."""
     try:
         profile = profile_frame(df, target=dataset["target"], task=task, associations=len(df) <= PROFILE_ASSOCIATION_ROWS,

@@ -20,6 +20,7 @@ from typing import TypeVar
 import sqlalchemy as sa
 
 from mlplat.errors import StoreError
+from mlplat.project import is_url
 from mlplat.tracking.revisions import MIGRATIONS, VERSION_TABLE, script_heads
 
 BUSY_TIMEOUT_S = 60
@@ -71,7 +72,8 @@ class Store:
 
     def __init__(self, url: str, artifact_root: str | Path):
         self.url = url
-        self.artifact_root = Path(artifact_root)
+        # a directory, or an object-store URL kept as text (Path would fold s3:// into s3:/)
+        self.artifact_root: Path | str = artifact_root if is_url(str(artifact_root)) else Path(artifact_root)
         try:
             parsed = sa.make_url(url)
         except sa.exc.ArgumentError as exc:
