@@ -270,8 +270,8 @@ def _numeric_column(name: str, series: pd.Series, want_ranks: bool) -> tuple[dic
         sizes = np.diff(np.concatenate([starts, [m]]))
         u = s[starts].astype(np.float64, copy=False)
         cum = np.cumsum(sizes)
-        mean = float(s.mean())
-        std = float(s.std(ddof=1)) if m > 1 else 0.0
+        mean = float(s.mean(dtype=np.float64))  # float64 sums for float32 columns too (pandas' figure)
+        std = float(s.std(ddof=1, dtype=np.float64)) if m > 1 else 0.0
         del s
         if order is not None:
             avg = ((2 * starts + sizes + 1) / 2.0).astype(rank_dtype)  # average 1-based rank of each tie group
@@ -368,7 +368,11 @@ def _as_datetime(series: pd.Series) -> pd.Series | None:
         return series
     if not (pd.api.types.is_object_dtype(series.dtype) or pd.api.types.is_string_dtype(series.dtype)):
         return None
-    sample = series.dropna().iloc[:200]
+    # the first 200 present values, without dropping the gaps of the whole column first (0.14 s at 1M rows)
+    sample = series.iloc[:5000].dropna()
+    if len(sample) < 200:
+        sample = series.dropna()
+    sample = sample.iloc[:200]
     if sample.empty or not all(isinstance(v, str) and _ISO_DATE.match(v) for v in sample):
         return None
     try:
