@@ -180,9 +180,14 @@ def _sort_order(vals: np.ndarray) -> np.ndarray:
     if bits > 40:
         return np.argsort(vals, kind="quicksort")
     if vals.dtype.kind == "f":
-        u = (vals.astype(np.float64, copy=False) + 0.0).view(np.uint64)  # + 0.0: -0.0 becomes 0.0, one value as numpy compares them
-        key = np.where(u >= _SIGN, ~u, u | _SIGN)  # IEEE order: negatives reversed, positives above them
-        del u
+        key = vals.astype(np.float64, copy=True)
+        key += 0.0  # -0.0 becomes 0.0, one value as numpy compares them
+        key = key.view(np.uint64)
+        neg = key >= _SIGN
+        # IEEE order in place (no second n-sized array): negatives reversed, positives above them
+        np.invert(key, out=key, where=neg)
+        np.bitwise_or(key, _SIGN, out=key, where=~neg)
+        del neg
     else:
         lo, hi = int(vals.min()), int(vals.max())
         if hi - lo >= 1 << (64 - bits):
