@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mlplat import ops
 from mlplat.config.compose import conf_dir, set_command_line, setup, to_plain
+from mlplat.config.memo import composing_once
 from mlplat.config.resolvers import register_resolvers as _register_sweep_resolvers
 from mlplat.errors import ConfigError, MlplatError, one_line
 
@@ -170,6 +171,12 @@ def _driver_heartbeat(ops, checked: dict, invocation: str, *, enabled: bool):
 
 def train_main(args: list[str]) -> int:
     """Run `mlplat train ARGS` like a Hydra app and return the process exit code."""
+    # the pre-check and the Hydra app compose the same config: once (see mlplat.config.memo)
+    with composing_once():
+        return _train_main(args)
+
+
+def _train_main(args: list[str]) -> int:
     ns, hydra_args = parse_args(args)
     invocation = uuid.uuid4().hex[:16]
     os.environ["MLPLAT_INVOCATION_ID"] = invocation

@@ -11,7 +11,6 @@ from typing import Any
 
 import pandas as pd
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.feature_selection import SelectFromModel, SelectKBest, f_classif, f_regression
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import Lasso, LogisticRegression
@@ -74,6 +73,10 @@ def _selector(cfg: Any, task: str, seed: int):
         est = (LogisticRegression(penalty="l1", solver="liblinear", C=1.0, random_state=seed)
                if task == "classification" else Lasso(alpha=0.01, random_state=seed))
     elif cfg["estimator"] == "random_forest":
+        # sklearn.ensemble costs every run ~0.2 s of import (python -X importtime) and only this
+        # selector and a random-forest model use it: imported when one is built
+        from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
         cls = RandomForestClassifier if task == "classification" else RandomForestRegressor
         est = cls(n_estimators=50, random_state=seed, n_jobs=1)
     else:

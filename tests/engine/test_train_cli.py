@@ -31,12 +31,18 @@ def test_default_train_records_a_complete_run(project):
     for a in run["artifacts"]:  # recorded digests match the bytes on disk
         assert hashlib.sha256(Path(a["path"]).read_bytes()).hexdigest() == a["sha256"]
     assert not list(Path(run["artifact_dir"]).glob(".*.tmp"))  # no half-written files left behind
+    # the store and config.json are the record: Hydra writes no .hydra/*.yaml per job by default
+    assert list((project.root / "runs" / "hydra").rglob("mlplat.log"))
+    assert not list((project.root / "runs" / "hydra").rglob(".hydra"))
 
 
 def test_swapping_groups_and_params_from_the_command_line(project):
     project.train("dataset=wine", "model=xgboost", "model.params.n_estimators=20", "evaluation=fast")
     project.train("dataset=diabetes", "model=random_forest", "model.params.n_estimators=30", "features=select_kbest",
-                  "features.selection.k=5", "evaluation=fast")
+                  "features.selection.k=5", "evaluation=fast", "hydra.output_subdir=.hydra")
+    # Hydra's own files come back on request, with the overrides that ran
+    written = list((project.root / "runs" / "hydra").rglob(".hydra/overrides.yaml"))
+    assert len(written) == 1 and "features.selection.k=5" in written[0].read_text()
     runs = {r["dataset"]: r for r in project.json("runs", "list")}
     wine = project.json("runs", "show", runs["wine"]["id"])
     assert wine["model"] == "xgboost" and wine["config"]["model"]["params"]["n_estimators"] == 20

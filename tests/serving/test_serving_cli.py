@@ -36,7 +36,7 @@ def test_serve_and_batch_predict_from_the_cli(tmp_path, trained):
 
     port = free_port()
     env = {**os.environ, "MLPLAT_STORE_URL": url, "MLPLAT_ACTOR": "bob"}
-    proc = subprocess.Popen([*CLI, "serve", "churn", "--port", str(port)], cwd=tmp_path, env=env,
+    proc = subprocess.Popen([*CLI, "serve", "churn", "--alias", "production", "--port", str(port)], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         base = f"http://127.0.0.1:{port}"

@@ -34,7 +34,9 @@ def _up(url: str) -> bool:
 
 def test_mlplat_ui_serves_the_store_read_only(store_url, seeded, tmp_path):
     port = free_port()
-    proc = _start(["--port", str(port)], _env(store_url, seeded["artifacts"]), tmp_path)
+    env = _env(store_url, seeded["artifacts"])
+    env.pop("MLPLAT_STORE_URL")  # the store named on the command line, as docs/ui.md shows
+    proc = _start(["--store", store_url, "--port", str(port)], env, tmp_path)
     try:
         wait_until(lambda: _up(f"http://127.0.0.1:{port}/runs"), timeout=60, interval=0.2)
         page = httpx.get(f"http://127.0.0.1:{port}/runs", timeout=10)
