@@ -166,6 +166,18 @@ def _small_whole_range(vals: np.ndarray) -> tuple[float, int] | None:
     return float(lo), int(span)
 
 
+def _float_keys(vals: np.ndarray) -> np.ndarray:
+    """Each value's bit pattern as a uint64 that sorts like the value (a new array, transformed in place)."""
+    key = vals.astype(np.float64, copy=True)
+    key += 0.0  # -0.0 becomes 0.0, one value as numpy compares them
+    key = key.view(np.uint64)
+    neg = key >= _SIGN
+    # IEEE order: negatives reversed, positives above them
+    np.invert(key, out=key, where=neg)
+    np.bitwise_or(key, _SIGN, out=key, where=~neg)
+    return key
+
+
 def _sort_order(vals: np.ndarray) -> np.ndarray:
     """argsort(vals) (ties in any order), from one sort of 64-bit keys: about half argsort's time.
 
@@ -180,14 +192,7 @@ def _sort_order(vals: np.ndarray) -> np.ndarray:
     if bits > 40:
         return np.argsort(vals, kind="quicksort")
     if vals.dtype.kind == "f":
-        key = vals.astype(np.float64, copy=True)
-        key += 0.0  # -0.0 becomes 0.0, one value as numpy compares them
-        key = key.view(np.uint64)
-        neg = key >= _SIGN
-        # IEEE order in place (no second n-sized array): negatives reversed, positives above them
-        np.invert(key, out=key, where=neg)
-        np.bitwise_or(key, _SIGN, out=key, where=~neg)
-        del neg
+        key = _float_keys(vals)
     else:
         lo, hi = int(vals.min()), int(vals.max())
         if hi - lo >= 1 << (64 - bits):
@@ -200,20 +205,23 @@ def _sort_order(vals: np.ndarray) -> np.ndarray:
         key <<= np.uint64(bits)
     key |= np.arange(m, dtype=np.uint64)
     key.sort()
-    order = (key & np.uint64((1 << bits) - 1)).astype(np.intp)
+    key &= np.uint64((1 << bits) - 1)
+    order = key.view(np.intp)  # the positions, in place: no third n-sized array
     if exact:
         return order
     s = vals[order]
     bad = np.flatnonzero(s[1:] < s[:-1])
-    if bad.size:
-        if bad.size > 1000:
-            return np.argsort(vals, kind="quicksort")
-        high = key >> np.uint64(bits)
-        runs = np.unique(high[bad])
-        a, b = np.searchsorted(high, runs, side="left"), np.searchsorted(high, runs, side="right")
-        for lo_, hi_ in zip(a.tolist(), b.tolist(), strict=True):  # a handful of short runs
-            seg = order[lo_:hi_]
-            order[lo_:hi_] = seg[np.argsort(vals[seg], kind="stable")]
+    del s
+    if not bad.size:
+        return order
+    if bad.size > 1000:
+        return np.argsort(vals, kind="quicksort")
+    high = _float_keys(vals[order]) >> np.uint64(bits)  # the sorted values' high bits: their runs
+    runs = np.unique(high[bad])
+    a, b = np.searchsorted(high, runs, side="left"), np.searchsorted(high, runs, side="right")
+    for lo_, hi_ in zip(a.tolist(), b.tolist(), strict=True):  # a handful of short runs
+        seg = order[lo_:hi_]
+        order[lo_:hi_] = seg[np.argsort(vals[seg], kind="stable")]
     return order
 
 
