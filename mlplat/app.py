@@ -21,13 +21,72 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from mlplat import ops
+from mlplat import ops, redact
 from mlplat.config.compose import conf_dir, set_command_line, setup, to_plain
 from mlplat.config.memo import composing_once
 from mlplat.config.resolvers import register_resolvers as _register_sweep_resolvers
 from mlplat.errors import ConfigError, MlplatError, one_line
 
 log = logging.getLogger("mlplat")
+
+
+def _masking_records() -> None:
+    """Every log record's message masked (mlplat.redact) whoever logs it: Hydra's launchers
+    log each job's overrides (a tracking.url with its password) to the console and to the
+    job's log file. A record factory survives Hydra's logging.config.dictConfig; handlers
+    and filters would not."""
+    base = logging.getLogRecordFactory()
+    if getattr(base, "mlplat_masking", False):
+        return
+
+    def factory(*args, **kwargs):
+        record = base(*args, **kwargs)
+        message = record.getMessage()
+        masked = redact.text(message)
+        if masked != message:
+            record.msg, record.args = masked, ()
+        return record
+
+    factory.mlplat_masking = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
+
+
+def _mask_hydra_files(hc) -> None:
+    """Hydra writes config.yaml, hydra.yaml and overrides.yaml (and the sweep's multirun.yaml)
+    before the task runs, resolved and with every override as typed: rewrite them masked
+    (atomically, since parallel jobs of one sweep share multirun.yaml)."""
+    from pathlib import Path
+
+    files: list[Path] = []
+    out = Path(str(hc.runtime.output_dir))
+    if hc.output_subdir:
+        files += sorted((out / str(hc.output_subdir)).glob("*.yaml"))
+    if str(hc.mode) == "RunMode.MULTIRUN":
+        files.append(Path(str(hc.sweep.dir)) / "multirun.yaml")
+    for path in files:
+        try:
+            text = path.read_text()
+        except OSError:
+            continue
+        masked = redact.text("\n".join(redact.override(line) if "=" in line and "://" not in line
+                                        else line for line in text.split("\n")))
+        masked = "\n".join(_mask_yaml_line(line) for line in masked.split("\n"))
+        if masked != text:
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(masked)
+            os.replace(tmp, path)
+
+
+def _mask_yaml_line(line: str) -> str:
+    """``  password: value`` (a YAML mapping line under a secret-looking key) masked."""
+    key, colon, value = line.partition(":")
+    name = key.strip().lstrip("- ").strip()
+    if colon and value.strip() and redact.is_secret_name(name) and value.strip() != redact.MASK:
+        return f"{key}: {redact.MASK}"
+    return line
+
+
+_masking_records()
 setup()
 # launcher presets use mlplat resolvers; jobs (joblib, Ray workers) import this module too
 _register_sweep_resolvers()
@@ -72,6 +131,7 @@ def task(cfg: DictConfig) -> float:
 
     hc = HydraConfig.get()
     multirun = str(hc.mode) == "RunMode.MULTIRUN"
+    _mask_hydra_files(hc)
     invocation = os.environ.get("MLPLAT_INVOCATION_ID") or uuid.uuid4().hex[:16]
     ctx = RunContext(
         actor=os.environ.get("MLPLAT_ACTOR") or ops.os_user(),
@@ -202,7 +262,7 @@ def _train_main(args: list[str]) -> int:
                 if multirun:
                     ops.open_sweep(checked, invocation, command="mlplat train " + " ".join(args))
         except MlplatError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {redact.text(str(exc))}", file=sys.stderr)
             return 2
     sys.argv = ["mlplat", *hydra_args]
     code = 0
@@ -225,7 +285,7 @@ def _train_main(args: list[str]) -> int:
         summary = ops.finish_invocation(invocation, checked["tracking"], multirun=multirun,
                                         registry=checked.get("registry"))
     except MlplatError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact.text(str(exc))}", file=sys.stderr)
         return code or 1
     if summary.get("registered"):
         reg = summary["registered"]

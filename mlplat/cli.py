@@ -89,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     except MlplatError as exc:
         if args.verbose:
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        from mlplat.redact import text as masked  # a message may quote a store URL
+
+        print(f"error: {masked(str(exc))}", file=sys.stderr)
         code = 1
     except BrokenPipeError:
         code = 0

@@ -23,7 +23,7 @@ from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
-from mlplat import provenance
+from mlplat import provenance, redact
 from mlplat.data import fingerprint as fp
 from mlplat.data import sources, validation
 from mlplat.data.profile import profile_frame, summary_of
@@ -138,9 +138,17 @@ def _feature_report(pipeline) -> dict[str, Any]:
     return out
 
 
-def _signature(X: pd.DataFrame, y: pd.Series, labels, task: str) -> dict[str, Any]:
+def _signature(X: pd.DataFrame, y: pd.Series, labels, task: str, columns: dict | None = None) -> dict[str, Any]:
+    """What the service checks a request against: each input's dtype and nullability, and the
+    dataset schema's declared ``allowed`` / ``min`` / ``max`` for it (``columns``, conf/dataset)."""
+    def declared(c) -> dict[str, Any]:
+        rule = (columns or {}).get(str(c)) or {}
+        return {k: (list(rule[k]) if k == "allowed" else rule[k]) for k in ("allowed", "min", "max")
+                if rule.get(k) is not None}
+
     return {
-        "inputs": [{"name": str(c), "dtype": str(t), "nullable": bool(X[c].isna().any())} for c, t in X.dtypes.items()],
+        "inputs": [{"name": str(c), "dtype": str(t), "nullable": bool(X[c].isna().any()), **declared(c)}
+                   for c, t in X.dtypes.items()],
         "output": {"task": task, "dtype": str(y.dtype),
                    "classes": [v.item() if hasattr(v, "item") else v for v in labels] if labels is not None else None,
                    "positive_class": _positive_class(labels)},
@@ -163,9 +171,10 @@ def run_experiment(cfg: dict, ctx: RunContext, *, store=None) -> RunOutcome:
     sha, dirty = provenance.code_version()
     run_id = new_id()
     primary = evaluation["primary"]
+    recorded = redact.value(cfg)  # what is stored and hashed: credentials masked (mlplat.redact)
     runs_store.start_run(store, runs_store.RunStart(
-        id=run_id, experiment=cfg["name"], actor=ctx.actor, source=ctx.source, config=cfg,
-        overrides=ctx.overrides, config_hash=provenance.config_hash(cfg), code_version=sha, code_dirty=dirty,
+        id=run_id, experiment=cfg["name"], actor=ctx.actor, source=ctx.source, config=recorded,
+        overrides=ctx.overrides, config_hash=provenance.config_hash(recorded), code_version=sha, code_dirty=dirty,
         package_versions=provenance.package_versions(), dataset=dataset["name"], model=cfg["model"]["name"],
         features=cfg["features"]["name"], task=task, primary_metric=primary, sweep_id=ctx.sweep_id,
         job_num=ctx.job_num, invocation_id=ctx.invocation_id, tags={**dict(cfg.get("tags") or {}), **ctx.tags},
@@ -204,13 +213,14 @@ def run_experiment(cfg: dict, ctx: RunContext, *, store=None) -> RunOutcome:
         run_dir = Path(cfg["tracking"]["artifacts"]) / run_id
         written = [
             art.write_pickle(run_dir, "model.joblib", final),
-            art.write_json(run_dir, "config.json", cfg),
+            art.write_json(run_dir, "config.json", recorded),
             art.write_json(run_dir, "metrics.json", {"cv": {k: {"mean": m, "std": s} for k, (m, s) in aggregate.items()},
                                                      "folds": cv_result.folds, "holdout": holdout,
                                                      "fit_times": cv_result.fit_times, "final_fit_time": final_fit,
                                                      "positive_class": _positive_class(labels)}),
             art.write_json(run_dir, "features.json", _feature_report(final)),
-            art.write_json(run_dir, "signature.json", _signature(X_train, y_train, labels, task)),
+            art.write_json(run_dir, "signature.json", _signature(X_train, y_train, labels, task,
+                                                                dataset.get("columns"))),
         ]
         written += _extra_artifacts(run_dir, X_train, X_test if len(X_test) else X_train, final, dataset, task)
         written += _data_profile_artifact(run_dir, df, dataset, task, fingerprint)

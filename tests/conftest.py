@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,10 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# the audit key (mlplat/tracking/anchor.py: $XDG_CONFIG_HOME/mlplat/audit.key) of every test
+# process and of the CLIs it starts (they keep XDG_CONFIG_HOME): one per test session, never
+# the user's own key
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="mlplat-config-")
 
 
 @dataclass

@@ -106,17 +106,24 @@ def register(sub) -> None:
     au = sub.add_parser("audit", help="the hash-chained audit trail")
     ausub = au.add_subparsers(dest="action", metavar="ACTION", required=True)
     p = ausub.add_parser("log", help="entries, newest first")
-    p.add_argument("--object", help="an object id (run id, request id) or a model name (its versions and aliases)")
+    p.add_argument("--object", help="an object id (run id, request id) or a model name (its versions, aliases, "
+                                    "promotion requests, approvals and rejections)")
     p.add_argument("--type", dest="object_type", help="object type: run, sweep, model, alias, request")
     p.add_argument("--action", dest="audit_action", help="action prefix, e.g. promotion or alias.rollback")
     p.add_argument("--limit", type=positive_int, default=50)
     add_format(p)
     add_store(p)
     p.set_defaults(handler=cmd_audit_log)
-    p = ausub.add_parser("verify", help="check the hash chain; exit 1 if an entry was edited, deleted or reordered")
+    p = ausub.add_parser("verify", help="check the chain, its MACs, checkpoints and the registry tables; exit 1 "
+                                        "if an entry was edited, deleted, reordered or cut, or a registry row is "
+                                        "unexplained")
     add_format(p)
     add_store(p)
     p.set_defaults(handler=cmd_audit_verify)
+    p = ausub.add_parser("checkpoint", help="sign the trail's head (verify then detects entries cut from the end)")
+    add_format(p)
+    add_store(p)
+    p.set_defaults(handler=cmd_audit_checkpoint)
 
 
 def _actor() -> str:
@@ -318,9 +325,37 @@ def cmd_audit_verify(args) -> int:
     r = ops.audit_verify(store=store_of(args))
     if args.format == "json":
         _json(r)
-    elif r["ok"]:
-        print(f"audit trail intact: {r['entries']} entries verified")
-    else:
+        return 0 if r["ok"] else 1
+    cp = r["last_checkpoint"]
+    anchors = (f"{r['signed']} signed with key {r['key_id']}"
+               + (f", {r['unsigned']} unsigned from before the audit key" if r["unsigned"] else "")
+               + f"; {r['checkpoints']} checkpoint(s)"
+               + (f", the newest at entry {cp['seq']} ({output_when(cp['ts'])})" if cp else
+                  " (sign one with `mlplat audit checkpoint`)"))
+    if r["ok"]:
+        print(f"audit trail intact: {r['entries']} entries verified ({anchors}); registry tables explained")
+        return 0
+    if r["first_bad_seq"] is not None:
         print(f"audit trail BROKEN at entry {r['first_bad_seq']}: {r['reason']} "
               f"({r['entries']} entries verified before it)")
-    return 0 if r["ok"] else 1
+    else:
+        print(f"audit trail intact ({r['entries']} entries, {anchors}) but {r['reason']}:")
+        for line in r["unexplained"]:
+            print(f"  {line}")
+    return 1
+
+
+def output_when(ts: float) -> str:
+    from mlplat import output
+
+    return output.when(ts) + " UTC"
+
+
+def cmd_audit_checkpoint(args) -> int:
+    from mlplat import ops
+
+    r = ops.audit_checkpoint(actor=_actor(), source="cli", store=store_of(args))
+    if args.format == "json":
+        return _json(r)
+    print(f"checkpoint {r['id']}: entry {r['seq']} ({r['hash'][:12]}) signed with key {r['key_id']}")
+    return 0

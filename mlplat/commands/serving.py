@@ -11,6 +11,8 @@ def register(sub) -> None:
     p.add_argument("--alias", help="alias to follow (default: serving.alias, production)")
     p.add_argument("--host", help="default: serving.host (127.0.0.1)")
     p.add_argument("--port", type=int, help="default: serving.port (8000)")
+    p.add_argument("--workers", type=positive_int, metavar="N",
+                   help="service processes behind the port, each following the alias (default: serving.workers, 1)")
     add_store(p)
     p.set_defaults(handler=cmd_serve)
     p = sub.add_parser("predict", help="score a CSV/Parquet file in chunks")
@@ -32,9 +34,10 @@ def cmd_serve(args) -> int:
         raise ServingError(f"--port {args.port} is not a TCP port: use 0-65535")
     store = store_of(args)
     alias = args.alias
-    print(f"serving {', '.join(args.names)} (following @{alias or 'serving.alias'}); Ctrl-C stops", flush=True)
+    workers = f" in {args.workers} worker processes" if args.workers and args.workers > 1 else ""
+    print(f"serving {', '.join(args.names)} (following @{alias or 'serving.alias'}){workers}; Ctrl-C stops", flush=True)
     ops.serve(args.names, actor=ops.actor_from_env(), source="cli", alias=alias, host=args.host, port=args.port,
-              store=store)
+              workers=args.workers, store=store)
     return 0
 
 

@@ -26,7 +26,7 @@ _COMPOSE_LOCK = threading.RLock()
 # what `mlplat train --config-dir/--config-path/--config-name` asked for, in this process
 _COMMAND_LINE: dict[str, Any] = {"dirs": [], "config_name": None}
 # keys holding paths that start at the project root when relative (besides tracking.*)
-ROOT_PATHS = ("serving.prediction_log.dir", "monitor.reports_dir", "schedule.reports_dir")
+ROOT_PATHS = ("serving.prediction_log.dir", "serving.metrics_dir", "monitor.reports_dir", "schedule.reports_dir")
 
 
 def __getattr__(name: str) -> Any:
@@ -182,7 +182,7 @@ def to_plain(cfg: Any) -> dict:
 def resolve_paths(container: dict, proj: Project | None = None) -> dict:
     """Relative store, artifact and output paths made absolute against the project root, so
     what is recorded (and what runs) is the same from any subdirectory."""
-    from mlplat.project import resolve, resolve_tracking
+    from mlplat.project import is_url, resolve, resolve_tracking
 
     proj = proj or find_project()
     if isinstance(container.get("tracking"), dict):
@@ -192,7 +192,8 @@ def resolve_paths(container: dict, proj: Project | None = None) -> dict:
         node: Any = container
         for key in parents:
             node = node.get(key) if isinstance(node, dict) else None
-        if isinstance(node, dict) and isinstance(node.get(leaf), str) and node[leaf]:
+        # a URL (the prediction log on s3://...) names no local folder: left as written
+        if isinstance(node, dict) and isinstance(node.get(leaf), str) and node[leaf] and not is_url(node[leaf]):
             node[leaf] = str(resolve(node[leaf], proj))
     return container
 

@@ -226,8 +226,9 @@ class PredictionLogConfig:
     enabled: bool = True
     dir: str = "runs/predictions"
     queue_size: int = 100000
-    flush_interval_s: float = 1.0
+    flush_interval_s: float = 0.25  # a SIGKILLed service loses at most the rows of this interval (+ one write)
     batch_rows: int = 5000
+    storage_options: dict[str, Any] = field(default_factory=dict)  # fsspec options of an s3://... dir
 
 
 @dataclass
@@ -241,10 +242,18 @@ class ServingConfig:
     port: int = 8000
     alias: str = "production"
     poll_interval_s: float = 1.0
-    max_body_bytes: int = 1048576
+    # None: derived per model from max_rows and the signature (max_rows records of the longest
+    # values the schema allows always fit); a number fixes it for every model
+    max_body_bytes: int | None = None
     max_rows: int = 10000
+    max_string_chars: int = 256  # a longer string value is a schema violation
+    max_abs_value: float = 1.0e15  # a number beyond +-this, where the dataset declares no min/max, is one too
+    schema_violations: str = "reject"  # reject (422) or accept (served, flagged, counted)
+    schema_violations_by_model: dict[str, str] = field(default_factory=dict)  # per model name
     micro_batch_rows: int = 2000  # requests waiting together are predicted in one call; 0: one call each
     slo_p99_ms: float = 10.0
+    workers: int = 1  # service processes behind the one port (`mlplat serve --workers N`)
+    metrics_dir: str = "runs/serving/metrics"  # <dir>/<port>/: the workers' Prometheus files
     prediction_log: PredictionLogConfig = field(default_factory=PredictionLogConfig)
     batch: BatchConfig = field(default_factory=BatchConfig)
 

@@ -33,6 +33,7 @@ from mlplat.governance.report_format import (
     headline,
 )
 from mlplat.governance.schema import governance_reports
+from mlplat.registry import replay
 from mlplat.registry.schema import alias_history, approval_requests, approvals, model_aliases, model_versions
 from mlplat.tracking import audit as audit_mod
 from mlplat.tracking.schema import runs, sweeps
@@ -224,7 +225,9 @@ def _violations(production: list[dict], audit: dict, rules: dict[str, float], no
                         "detail": f"drifting since {iso(since)} ({(now - float(since)) / DAY:.1f} days; the limit is "
                                   f"{rules['drift_unresolved_s'] / DAY:g} days, governance.drift_unresolved_days)"})
     if not audit["ok"]:
-        out.append({"rule": "audit_chain_broken", "subject": f"audit entry {audit['first_bad_seq']}",
+        subject = (f"audit entry {audit['first_bad_seq']}" if audit["first_bad_seq"] is not None
+                   else "registry tables")
+        out.append({"rule": "audit_chain_broken", "subject": subject,
                     "detail": audit["reason"]})
     return out
 
@@ -268,7 +271,15 @@ def collect(conn: sa.Connection, *, since: float, until: float, governance: dict
     production = _production(conn, until, rules)
     run_summary, sweep_rows = _runs_and_sweeps(conn, since, until)
     v = audit_mod.verify(conn)
-    audit = {"ok": v.ok, "entries": v.entries, "first_bad_seq": v.first_bad_seq, "reason": v.reason}
+    unexplained = replay.replay(conn) if v.ok else []
+    latest = audit_mod.checkpoints(conn, limit=1)
+    cp = ({"id": latest[0]["id"], "seq": latest[0]["seq"], "hash": latest[0]["hash"], "ts": latest[0]["ts"]}
+          if latest else None)
+    audit = {"ok": v.ok and not unexplained, "entries": v.entries, "first_bad_seq": v.first_bad_seq,
+             "reason": v.reason or (f"registry rows the trail does not explain: {'; '.join(unexplained[:5])}"
+                                    if unexplained else ""),
+             "signed": v.signed, "unsigned": v.unsigned, "checkpoints": v.checkpoints, "head_seq": v.head_seq,
+             "head_hash": v.head_hash, "last_checkpoint": cp, "unexplained": unexplained}
     report: dict[str, Any] = {
         "period": {"since": since, "until": until},
         "rules": {"max_model_age_days": rules["max_model_age_s"] / DAY,

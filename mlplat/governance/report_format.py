@@ -63,10 +63,18 @@ def _sections(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[An
            s["best_run_id"] or "–"] for s in report["sweeps"]]),
         ("Pending approval requests", req_headers, req_rows(appr["pending"])),
         ("Expired approval requests", req_headers, req_rows(appr["expired"])),
-        ("Audit trail", ["verified", "entries", "problem"],
-         [["yes" if report["audit"]["ok"] else "NO", report["audit"]["entries"], report["audit"]["reason"] or "–"]]),
+        ("Audit trail", ["verified", "entries", "signed", "head", "newest checkpoint", "problem"],
+         [["yes" if report["audit"]["ok"] else "NO", report["audit"]["entries"], report["audit"].get("signed", "–"),
+           f"entry {report['audit'].get('head_seq', '–')} ({str(report['audit'].get('head_hash', ''))[:12]})",
+           _checkpoint(report["audit"].get("last_checkpoint")), report["audit"]["reason"] or "–"]]),
         ("Changes since the last report", ["what", "change"], change_rows),
     ]
+
+
+def _checkpoint(cp: dict | None) -> str:
+    if not cp:
+        return "none (`mlplat audit checkpoint`)"
+    return f"#{cp['id']}: entry {cp['seq']} ({cp['hash'][:12]}) at {iso(cp['ts'])}"
 
 
 def _changes_intro(report: dict[str, Any]) -> str:

@@ -33,6 +33,7 @@ OPERATIONS: dict[str, str] = {
     "show_model": "registry", "alias_history": "registry", "request_promotion": "registry", "promote": "registry",
     "approve": "registry", "reject": "registry", "list_approvals": "registry", "show_approval": "registry",
     "rollback": "registry", "audit_log": "registry", "audit_verify": "registry",
+    "audit_checkpoint": "registry",
     # sweeps: what a multirun will launch, crash cleanup, sweep pictures
     "SweepPlan": "sweeps", "plan_sweep": "sweeps", "check_sweep": "sweeps", "check_ray_address": "sweeps",
     "mark_stale": "sweeps", "link_optuna_study": "sweeps", "sweep_data": "sweeps", "sweep_plot": "sweeps",
@@ -114,6 +115,7 @@ if TYPE_CHECKING:  # what the table says, for tools that read imports
     from mlplat.ops.registry import (
         alias_history,
         approve,
+        audit_checkpoint,
         audit_log,
         audit_verify,
         list_approvals,

@@ -52,7 +52,9 @@ def predict_frame(ref: str, frame: Any, *, store=None) -> Any:
         row = versions.resolve(conn, versions.parse_ref(ref))
     loaded = load_version(store, row["name"], row["version"])
     try:
-        X = sig.check_frame(frame, loaded.spec)
+        checked = sig.check_frame(frame, loaded.spec)
+        sig.refuse_violations(checked.violations)  # as the service does by default (serving.schema_violations)
+        X = checked.frame
     except sig.SignatureMismatch as exc:
         raise MlplatError(f"{ref}: {exc}") from exc
     labels, proba = loaded.predict(X)
@@ -188,7 +190,8 @@ def log_run(model: Any, *, X=None, y=None, X_test=None, y_test=None, params: dic
                                                      "folds": [], "holdout": holdout, "logged": True,
                                                      "positive_class": engine._positive_class(labels)}),
             art.write_json(run_dir, "features.json", features),
-            art.write_json(run_dir, "signature.json", engine._signature(X, y_train, labels, task)),
+            art.write_json(run_dir, "signature.json", engine._signature(X, y_train, labels, task,
+                                                                       (declared or {}).get("columns"))),
         ]
         written += engine._extra_artifacts(run_dir, X, X_test if X_test is not None else X, model,
                                            config["dataset"], task)

@@ -16,7 +16,7 @@ from mlplat.monitoring.checks import read_table
 from mlplat.ops.common import compose_plain, open_store
 from mlplat.registry import versions
 from mlplat.serving.holder import load_version
-from mlplat.serving.predlog import read_prediction_log
+from mlplat.serving.predlog import read_prediction_log, version_counts
 from mlplat.tracking.artifacts import read_verified
 from mlplat.tracking.runs import get_run
 from mlplat.tracking.schema import artifacts
@@ -48,6 +48,10 @@ class _Context:
     @property
     def log_root(self) -> str:
         return str((self.serving.get("prediction_log") or {}).get("dir") or "runs/predictions")
+
+    @property
+    def log_options(self) -> dict | None:
+        return (self.serving.get("prediction_log") or {}).get("storage_options") or None
 
 
 def _open_store():
@@ -98,14 +102,24 @@ def _window(since: float | None, until: float | None) -> tuple[float | None, flo
     return since, until
 
 
-def _read_log(ctx: _Context, name: str, since: float | None, until: float):
+def _read_log(ctx: _Context, name: str, since: float | None, until: float, *, version: int | None = None,
+              columns: list[str] | None = None, ordered: bool = True):
+    """The window of the prediction log; the window, the version and the columns are pushed down to the
+    Parquet reader (mlplat/serving/predlog.py), so only those rows and columns are read."""
     try:
-        log = read_prediction_log(name, since, root=ctx.log_root)
-    except Exception as exc:  # a corrupt Parquet part: say which store, not a traceback
+        return read_prediction_log(name, since, root=ctx.log_root, until=until, version=version, columns=columns,
+                                   ordered=ordered, storage_options=ctx.log_options)
+    except Exception as exc:  # a corrupt Parquet part, a store that is down: say which log, not a traceback
+        raise MonitoringError(f"cannot read the prediction log of {name!r} under {ctx.log_root!r}: "
+                              f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}") from exc
+
+
+def _other_versions(ctx: _Context, name: str, version: int, since: float | None, until: float) -> dict[int, int]:
+    try:
+        counts = version_counts(name, since, root=ctx.log_root, until=until, storage_options=ctx.log_options)
+    except Exception as exc:  # noqa: BLE001 - as _read_log
         raise MonitoringError(f"cannot read the prediction log of {name!r} under {ctx.log_root!r}: {exc}") from exc
-    if len(log) and "ts" in log.columns:
-        log = log[log["ts"] <= until]
-    return log
+    return {v: k for v, k in counts.items() if v != version}
 
 
 # ----------------------------------------------------------------------------- drift inputs
@@ -162,25 +176,25 @@ def _drift_inputs_from_file(ctx: _Context, version: dict[str, Any], profile: dic
 
 def _drift_inputs_from_log(ctx: _Context, version: dict[str, Any], profile: dict | None, since, until,
                            notes: list[str]):
-    log = _read_log(ctx, version["name"], since, until)
-    if len(log) and "version" in log.columns:
-        other = log[log["version"] != version["version"]]
-        if len(other):
-            seen = sorted({int(v) for v in other["version"].dropna().unique()})
-            notes.append(f"{len(other)} logged row(s) of other version(s) {seen} were left out; check "
-                         f"{version['name']}:<version> for those")
-        log = log[log["version"] == version["version"]]
+    other = _other_versions(ctx, version["name"], int(version["version"]), since, until)
+    if other:
+        notes.append(f"{sum(other.values())} logged row(s) of other version(s) {sorted(other)} were left out; check "
+                     f"{version['name']}:<version> for those")
     names = [f["name"] for f in (version.get("signature") or {}).get("inputs") or []]
+    column = _pred_column(version, profile)
+    # only what the check uses: a week of a busy service is millions of rows
+    wanted = [f"input.{n}" for n in names] + [column] if names else None
+    log = _read_log(ctx, version["name"], since, until, version=int(version["version"]), columns=wanted,
+                    ordered=False)
     if log.empty:
         notes.append(f"no predictions of {version['name']}:{version['version']} were logged in the window")
         empty = {n: pd.Series(dtype="float64") for n in names}
         return pd.DataFrame(empty), None, 0
     inputs = {c: c.removeprefix("input.") for c in log.columns if str(c).startswith("input.")}
-    features = log[list(inputs)].rename(columns=inputs).reset_index(drop=True)
-    column = _pred_column(version, profile)
+    features = log[list(inputs)].rename(columns=inputs)
     preds = None
     if column in log.columns:
-        preds = log[[column]].rename(columns={column: "prediction"}).reset_index(drop=True)
+        preds = log[[column]].rename(columns={column: "prediction"})
     return features, preds, len(log)
 
 

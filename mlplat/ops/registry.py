@@ -14,8 +14,9 @@ import sqlalchemy as sa
 
 from mlplat.errors import ConfigError, NotFound, RegistryError
 from mlplat.ops.common import compose_plain, open_store
-from mlplat.registry import aliases, approvals, versions
+from mlplat.registry import aliases, approvals, replay, versions
 from mlplat.registry import policy as pol
+from mlplat.registry.schema import approval_requests
 from mlplat.tracking import audit
 from mlplat.tracking.runs import get_sweep
 from mlplat.tracking.schema import audit_log as audit_table
@@ -165,12 +166,21 @@ def rollback(name: str, *, actor: str, source: str, alias: str = "production", t
 def audit_log(*, object_id: str | None = None, object_type: str | None = None, action: str | None = None,
               limit: int = 50, store=None) -> list[dict[str, Any]]:
     """Audit entries, newest first, filtered by action, object type and object: an exact id, or a
-    model name, which also matches its versions (``churn:3``) and aliases (``churn@production``)."""
+    model name, which also matches its versions (``churn:3``), aliases (``churn@production``) and
+    its promotion requests with their approvals and rejections (entries about the request id);
+    ``churn:3`` matches that version's requests too."""
     q = sa.select(audit_table).order_by(audit_table.c.seq.desc()).limit(limit)
     if object_id:
         t = audit_table.c
+        name, colon, version = object_id.rpartition(":")
+        reqs = sa.select(approval_requests.c.id)
+        if colon and version.isdigit():
+            reqs = reqs.where(approval_requests.c.name == name, approval_requests.c.version == int(version))
+        else:
+            reqs = reqs.where(approval_requests.c.name == object_id)
         q = q.where(sa.or_(t.object_id == object_id, t.object_id.startswith(f"{object_id}:", autoescape=True),
-                           t.object_id.startswith(f"{object_id}@", autoescape=True)))
+                           t.object_id.startswith(f"{object_id}@", autoescape=True),
+                           sa.and_(t.object_type == "request", t.object_id.in_(reqs.scalar_subquery()))))
     if object_type:
         q = q.where(audit_table.c.object_type == object_type)
     if action:
@@ -180,12 +190,35 @@ def audit_log(*, object_id: str | None = None, object_type: str | None = None, a
 
 
 def audit_verify(*, store=None) -> dict[str, Any]:
-    """Walk the hash chain; ``ok`` False names the first entry that was edited, deleted or reordered."""
+    """Walk the hash chain, check every entry's MAC and the signed checkpoints (and this
+    machine's witness file), then replay the trail against the registry's tables.
+
+    ``ok`` False: ``reason`` names the first entry edited, deleted, reordered, rewritten or cut
+    from the end, or ``unexplained`` lists registry rows the trail does not explain."""
     with _store(store).read() as conn:
         v = audit.verify(conn)
-    return {"ok": v.ok, "entries": v.entries, "first_bad_seq": v.first_bad_seq, "reason": v.reason}
+        unexplained = replay.replay(conn) if v.ok else []
+        latest = audit.checkpoints(conn, limit=1)
+    return {"ok": v.ok and not unexplained, "entries": v.entries, "first_bad_seq": v.first_bad_seq,
+            "reason": v.reason or (f"{len(unexplained)} registry row(s) the trail does not explain"
+                                   if unexplained else ""),
+            "signed": v.signed, "unsigned": v.unsigned, "checkpoints": v.checkpoints, "head_seq": v.head_seq,
+            "head_hash": v.head_hash, "key_id": v.key_id, "witness": v.witness, "unexplained": unexplained,
+            "last_checkpoint": latest[0] if latest else None}
+
+
+def audit_checkpoint(*, actor: str, source: str, store=None) -> dict[str, Any]:
+    """Sign the trail's head now (a checkpoint ``verify`` compares); refused on a trail that does not verify."""
+    store = _store(store)
+    with store.read() as conn:
+        v = audit.verify(conn, remember=False)
+    if not v.ok:
+        raise RegistryError(f"the audit trail does not verify ({v.reason}): no checkpoint signed over it; "
+                            "investigate with `mlplat audit verify`")
+    with store.write() as conn:
+        return audit.checkpoint(conn, actor=actor, source=source)
 
 
 __all__ = ["register", "register_best_of_sweep", "list_models", "show_model", "alias_history",
            "request_promotion", "promote", "approve", "reject", "list_approvals", "show_approval", "rollback",
-           "audit_log", "audit_verify"]
+           "audit_log", "audit_verify", "audit_checkpoint"]

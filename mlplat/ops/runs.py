@@ -16,7 +16,8 @@ from typing import Any
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
-from mlplat.config.compose import compose, is_group, to_plain, translate
+from mlplat import redact
+from mlplat.config.compose import compose, is_group, to_plain, tracking_of, translate
 from mlplat.data.sources import _local_path, check_rows
 from mlplat.engine import RunContext
 from mlplat.engine import run_experiment as engine_run
@@ -137,7 +138,12 @@ def rerun(ref: str, *, actor: str | None = None, source: str = "cli", threads: i
                           "no config to run again; re-run your own training code")
     ctx = RunContext(actor=actor or os_user(), source=source, overrides=[f"rerun_of={stored['id']}"],
                      invocation_id=uuid.uuid4().hex[:16], threads=threads)
-    return run_experiment(stored["config"], ctx)
+    config = stored["config"]
+    tracking = config.get("tracking") or {}
+    if redact.MASK in str(tracking.get("url", "")):
+        # the stored URL had its password masked: the store is the one the run was read from
+        config = {**config, "tracking": {**tracking, "url": tracking_of()["url"]}}
+    return run_experiment(config, ctx)
 
 
 def open_sweep(plain: dict, sweep_id: str, *, command: str, actor: str | None = None, source: str = "cli"):

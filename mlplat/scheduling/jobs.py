@@ -93,6 +93,11 @@ def leaderboard_digest(params: dict, ctx: JobContext) -> str:
             png.write_bytes(ops.leaderboard_chart(metric=metric, filters={"experiment": experiment}, top=top, fmt="png"))
             attachments.append(str(png))
     text = "\n".join(lines) or "no finished runs in the window"
+    trail = ops.audit_verify(store=store)
+    cp = trail["last_checkpoint"]
+    text += (f"\naudit trail: {'verified' if trail['ok'] else 'BROKEN (' + trail['reason'] + ')'}, "
+             f"{trail['entries']} entries; newest checkpoint "
+             + (f"#{cp['id']} at entry {cp['seq']} ({cp['hash'][:12]})" if cp else "none"))
     path = ctx.report_path("md")
     path.write_text("# Leaderboard digest\n\n" + text + "\n")
     ctx.notifier.notify({"kind": "report", "title": "Leaderboard digest", "status": "ok", "text": text,
@@ -121,6 +126,21 @@ def audit_verify(params: dict, ctx: JobContext) -> str:
                              "text": result.get("reason", ""), "details": result})
         raise MlplatError(f"audit trail does not verify: {result.get('reason')}")
     return f"audit chain verified ({result.get('entries')} entries)"
+
+
+def audit_checkpoint(params: dict, ctx: JobContext) -> str:
+    """Sign the audit trail's head (after verifying it), so entries cut from its end are detected;
+    the checkpoint is posted so its head is also on record outside the database."""
+    try:
+        cp = ops.audit_checkpoint(actor=ACTOR, source=SOURCE)
+    except MlplatError as exc:
+        ctx.notifier.notify({"kind": "audit", "title": "Audit trail does not verify", "status": "error",
+                             "text": str(exc), "details": {"job": ctx.job}})
+        raise
+    text = f"audit checkpoint {cp['id']}: entry {cp['seq']} ({cp['hash'][:12]}) signed with key {cp['key_id']}"
+    ctx.notifier.notify({"kind": "report", "title": "Audit checkpoint", "status": "ok", "text": text,
+                         "details": {"job": ctx.job, "seq": cp["seq"], "hash": cp["hash"]}})
+    return text
 
 
 def data_check(params: dict, ctx: JobContext) -> str:
@@ -157,6 +177,7 @@ JOB_TYPES: dict[str, Callable[[dict, JobContext], str]] = {
     "leaderboard_digest": leaderboard_digest,
     "stale_model_check": stale_model_check,
     "audit_verify": audit_verify,
+    "audit_checkpoint": audit_checkpoint,
     "data_check": data_check,
 }
 

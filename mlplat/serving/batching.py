@@ -20,6 +20,8 @@ from typing import Any
 
 import pandas as pd
 
+from mlplat.serving.signature import Rows
+
 # loop iterations the drain task yields before taking a batch, so requests whose bytes
 # already arrived are parsed and queued (parsing a request takes a few iterations)
 _GATHER_ROUNDS = 3
@@ -70,7 +72,9 @@ class MicroBatcher:
         loaded = batch[0][0]
         if len(batch) > 1:
             try:
-                preds, proba = loaded.predict(pd.concat([X for _, X, _ in batch], ignore_index=True))
+                parts = [X for _, X, _ in batch]
+                preds, proba = loaded.predict(Rows.concat(parts) if isinstance(parts[0], Rows) else
+                                              pd.concat(parts, ignore_index=True))
             except Exception:  # noqa: BLE001 - one request's bad input: predict each alone below
                 pass
             else:

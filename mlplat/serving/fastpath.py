@@ -33,6 +33,8 @@ import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 
+from mlplat.serving.signature import Rows
+
 log = logging.getLogger("mlplat.serving")
 
 Step = Callable[[np.ndarray], np.ndarray]
@@ -53,19 +55,20 @@ class FastPipeline:
         self.groups = groups
         self.estimator = estimator
 
-    def transform(self, X: pd.DataFrame) -> np.ndarray:
+    def transform(self, X: pd.DataFrame | Rows) -> np.ndarray:
         parts = []
         for g in self.groups:
-            a = X[g.columns].to_numpy(dtype=object if g.categorical else np.float64)
+            dtype = object if g.categorical else np.float64
+            a = X.block(g.columns, dtype) if isinstance(X, Rows) else X[g.columns].to_numpy(dtype=dtype)
             for step in g.steps:
                 a = step(a)
             parts.append(np.asarray(a, dtype=np.float64))
         return np.hstack(parts) if len(parts) > 1 else parts[0]
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+    def predict_proba(self, X: pd.DataFrame | Rows) -> np.ndarray:
         return self.estimator.predict_proba(self.transform(X))
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
+    def predict(self, X: pd.DataFrame | Rows) -> np.ndarray:
         return self.estimator.predict(self.transform(X))
 
 

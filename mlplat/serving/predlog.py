@@ -1,18 +1,31 @@
-"""The prediction log: every served prediction, written off the request path as Parquet.
+"""The prediction log: every served prediction, written off the request path as partitioned Parquet.
 
-Layout (read by monitoring through ``read_prediction_log``)::
+Layout (hive partitions; read by monitoring through ``read_prediction_log``)::
 
-    <serving.prediction_log.dir>/<model>/part-<first ts ms>-<last ts ms>-<uuid>.parquet
+    <serving.prediction_log.dir>/model=<name>/version=<v>/date=<YYYY-MM-DD>/part-<first ms>-<last ms>-<worker>.parquet
 
-one row per predicted row with columns ``ts`` (epoch seconds), ``request_id``, ``row``
-(index within the request), ``model``, ``version``, ``latency_ms`` (whole request),
-``input.<feature>`` for every input, ``prediction`` and, for classifiers,
-``proba.<class>``. Files appear atomically (temp name, then rename), and the time range
-in the name lets a reader skip files older than ``since`` without opening them.
+``dir`` is a local folder or an fsspec URL (``s3://bucket/prefix``; credentials from the
+standard chain of that filesystem, options in ``serving.prediction_log.storage_options``).
+Each file holds the rows of one flush of one service worker for one (model, version, UTC
+date): ``ts`` (epoch seconds), ``request_id``, ``row`` (index within the request),
+``latency_ms`` (whole request), ``input.<feature>`` for every input, ``prediction`` and, for
+classifiers, ``proba.<class>``; ``model`` and ``version`` come from the path. ``<worker>`` is
+the writing process id and a random id, so workers of one service (and of other hosts) never
+write the same name. A local file appears atomically (temp name, then rename); an object
+store's object appears whole when its upload completes.
+
+A reader prunes by partition (model, version, date) and by the time range in the file name
+without opening a file, then lets pyarrow.dataset push the ``ts`` window down to row groups
+and read only the columns asked for. Logs of the earlier layout
+(``<dir>/<model>/part-<first>-<last>-<id>.parquet``, with ``model`` and ``version`` columns)
+are read alongside; nothing needs migrating.
 
 Requests put one item on an in-memory deque and return; a writer thread flushes every
-``flush_interval_s`` or ``batch_rows``. Memory is bounded: past ``queue_size`` pending
-rows new items are dropped and counted (``dropped``), never blocking a request.
+``flush_interval_s`` or ``batch_rows``. So a process killed without warning (SIGKILL, OOM
+kill, power loss of the process) loses at most the rows answered in its last
+``flush_interval_s`` plus the time one write takes; SIGTERM/SIGINT stop the service and
+flush everything. Memory is bounded: past ``queue_size`` pending rows new items are dropped
+and counted (``dropped``), never blocking a request.
 """
 
 from __future__ import annotations
@@ -27,16 +40,39 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import fsspec
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+from fsspec.implementations.local import LocalFileSystem
 
 log = logging.getLogger("mlplat.serving.predlog")
 
+BASE_COLUMNS = ["ts", "request_id", "row", "model", "version", "latency_ms", "prediction"]
+# model and version are in the path, not the file (one value per file); date only prunes
+PARTITIONING = ds.partitioning(pa.schema([("model", pa.string()), ("version", pa.int64()), ("date", pa.string())]),
+                               flavor="hive")
+
+
+def filesystem(root: str | Path, storage_options: dict | None = None) -> tuple[fsspec.AbstractFileSystem, str]:
+    """The fsspec filesystem and the path inside it of a log root (a folder or a URL such as s3://b/p)."""
+    fs, path = fsspec.core.url_to_fs(str(root), **(storage_options or {}))
+    return fs, path.rstrip("/")
+
+
+def _day(ts: float) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(ts))
+
 
 class PredictionLog:
-    def __init__(self, root: str | Path, *, queue_size: int = 100000, flush_interval_s: float = 1.0,
-                 batch_rows: int = 5000):
-        self.root = Path(root)
+    def __init__(self, root: str | Path, *, queue_size: int = 100000, flush_interval_s: float = 0.25,
+                 batch_rows: int = 5000, storage_options: dict | None = None):
+        self.root = root
+        self.fs, self.base = filesystem(root, storage_options)
+        self.local = isinstance(self.fs, LocalFileSystem)
         self.queue_size, self.flush_interval_s, self.batch_rows = queue_size, flush_interval_s, batch_rows
         self._items: collections.deque = collections.deque()
         self._pending = 0
@@ -86,37 +122,45 @@ class PredictionLog:
             self._pending = 0
         if not items:
             return 0
-        by_model: dict[str, list] = collections.defaultdict(list)
+        by_partition: dict[tuple, list] = collections.defaultdict(list)
         for it in items:
-            by_model[it[2]].append(it)
+            by_partition[(it[2], int(it[3]), _day(it[0]))].append(it)
         n = 0
-        for model, its in by_model.items():
+        for (model, version, day), its in by_partition.items():
             try:
-                n += self._write(model, its)
-            except Exception as exc:  # a full disk must not take the service down; rows are lost, say so
-                self.dropped += sum(len(i[5]) for i in its)
-                log.error("prediction log for %s not written: %s", model, exc)
+                n += self._write(model, version, day, its)
+            except Exception as exc:  # a full disk or a store that is down must not take the service down
+                self.dropped += sum(len(i[6]) for i in its)
+                log.error("prediction log for %s:%s not written under %s: %s", model, version, self.root, exc)
         self.written += n
         return n
 
-    def _write(self, model: str, items: list) -> int:
+    def _write(self, model: str, version: int, day: str, items: list) -> int:
         # one frame per (input columns, classes) group, built column-wise from plain lists
         groups: dict[tuple, list] = collections.defaultdict(list)
         for it in items:
             groups[(tuple(it[5]), tuple(it[8]) if it[7] is not None and it[8] is not None else None)].append(it)
         frames = [self._group_frame(its, classes) for (_cols, classes), its in groups.items()]
         df = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+        nulls = [c for c in df.columns if c.startswith("input.") and df[c].isna().all()]
         # mixed-type object columns (a feature that is null in some rows) need one Parquet type
         for c in df.columns:
             if df[c].dtype == object:
                 df[c] = df[c].astype("string")
-        directory = self.root / model
-        directory.mkdir(parents=True, exist_ok=True)
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        for c in nulls:  # no value to type it by: null, which a reader widens to the type other files have
+            table = table.set_column(table.schema.get_field_index(c), c, pa.nulls(len(df)))
+        directory = f"{self.base}/model={model}/version={version}/date={day}"
         first, last = int(df["ts"].min() * 1000), int(df["ts"].max() * 1000)
-        final = directory / f"part-{first:013d}-{last:013d}-{uuid.uuid4().hex[:8]}.parquet"
-        tmp = directory / f".{final.name}.tmp"
-        df.to_parquet(tmp, index=False)
-        os.replace(tmp, final)
+        name = f"part-{first:013d}-{last:013d}-{os.getpid()}-{uuid.uuid4().hex[:12]}.parquet"
+        if self.local:
+            os.makedirs(directory, exist_ok=True)
+            tmp = f"{directory}/.{name}.tmp"
+            pq.write_table(table, tmp)
+            os.replace(tmp, f"{directory}/{name}")
+        else:  # one object, visible only once its upload completes
+            with self.fs.open(f"{directory}/{name}", "wb") as f:
+                pq.write_table(table, f)
         return len(df)
 
     @staticmethod
@@ -127,8 +171,6 @@ class PredictionLog:
             "ts": np.repeat([it[0] for it in items], counts),
             "request_id": np.repeat(np.array([it[1] for it in items], dtype=object), counts),
             "row": np.concatenate([np.arange(k) for k in counts]),
-            "model": np.repeat(np.array([it[2] for it in items], dtype=object), counts),
-            "version": np.repeat([it[3] for it in items], counts),
             "latency_ms": np.repeat([it[4] for it in items], counts),
         }
         for c in items[0][5]:
@@ -148,34 +190,146 @@ class PredictionLog:
             self._thread.join(timeout)
 
 
-def read_prediction_log(name: str, since: float | None = None, *, root: str | Path) -> pd.DataFrame:
-    """Every logged prediction of model ``name`` with ``ts >= since``, oldest first (empty frame if none).
+# ----------------------------------------------------------------------------- reading
+def _span(name: str) -> tuple[int, int] | None:
+    """(first ms, last ms) from a part file's name; None for anything else (temp files, strays)."""
+    if not name.startswith("part-") or not name.endswith(".parquet"):
+        return None
+    try:
+        _, first, last, *_ = name.split("-")
+        return int(first), int(last)
+    except ValueError:
+        return None
+
+
+def _in_window(span: tuple[int, int] | None, since: float | None, until: float | None) -> bool:
+    if span is None:
+        return False
+    # names hold whole milliseconds (floor): widen by one so no row at a boundary is skipped
+    return (since is None or span[1] >= int(since * 1000) - 1) and (until is None or span[0] <= int(until * 1000) + 1)
+
+
+def _children(fs, path: str, key: str) -> list[tuple[str, str]]:
+    """(path, value) of the ``key=value`` folders directly under ``path``."""
+    out = []
+    for entry in fs.ls(path, detail=True):
+        leaf = entry["name"].rstrip("/").rsplit("/", 1)[-1]
+        if entry["type"] == "directory" and leaf.startswith(f"{key}="):
+            out.append((entry["name"].rstrip("/"), leaf.split("=", 1)[1]))
+    return out
+
+
+def _partition_files(fs, base: str, name: str, since: float | None, until: float | None,
+                     version: int | None) -> list[str]:
+    """The part files of ``name`` that can hold rows in [since, until], found by listing folders only."""
+    model_dir = f"{base}/model={name}"
+    if not fs.isdir(model_dir):
+        return []
+    first_day, last_day = (_day(since) if since is not None else None), (_day(until) if until is not None else None)
+    files = []
+    for vdir, v in _children(fs, model_dir, "version"):
+        if version is not None and v != str(version):
+            continue
+        for ddir, day in _children(fs, vdir, "date"):
+            if (first_day and day < first_day) or (last_day and day > last_day):
+                continue
+            files += [p for p in fs.ls(ddir, detail=False)
+                      if _in_window(_span(p.rstrip("/").rsplit("/", 1)[-1]), since, until)]
+    return sorted(files)
+
+
+def _arrow_fs(fs) -> pafs.FileSystem:
+    return pafs.LocalFileSystem() if isinstance(fs, LocalFileSystem) else pafs.PyFileSystem(pafs.FSSpecHandler(fs))
+
+
+def _read_partitioned(fs, base: str, files: list[str], since, until, version, columns) -> pd.DataFrame:
+    factory = ds.FileSystemDatasetFactory(_arrow_fs(fs), files, ds.ParquetFileFormat(),
+                                          ds.FileSystemFactoryOptions(partition_base_dir=base,
+                                                                      partitioning=PARTITIONING))
+    # every file's schema, widened where they differ (a null-only column, ints in one flush and floats in
+    # another); only footers are read for this
+    dataset = factory.finish(factory.inspect(promote_options="permissive", fragments=None))
+    wanted = [c for c in dataset.schema.names if c != "date" and (columns is None or c in columns)]
+    where = None
+    for cond in ((ds.field("ts") >= since) if since is not None else None,
+                 (ds.field("ts") <= until) if until is not None else None,
+                 (ds.field("version") == version) if version is not None else None):
+        if cond is not None:
+            where = cond if where is None else where & cond
+    table = dataset.to_table(columns=wanted, filter=where)
+    # self_destruct: each column's Arrow memory is released as it is converted (peak ~1x, not 2x)
+    return table.to_pandas(split_blocks=True, self_destruct=True)
+
+
+def _read_legacy(fs, base: str, name: str, since, until, version, columns) -> pd.DataFrame | None:
+    """Files of the earlier one-folder-per-model layout, filtered like the partitioned ones."""
+    directory = f"{base}/{name}"
+    if not fs.isdir(directory):
+        return None
+    files = sorted(p for p in fs.ls(directory, detail=False)
+                   if _in_window(_span(p.rstrip("/").rsplit("/", 1)[-1]), since, until))
+    if not files:
+        return None
+    frames = []
+    for p in files:
+        with fs.open(p, "rb") as f:
+            frames.append(pd.read_parquet(f))
+    df = pd.concat(frames, ignore_index=True)
+    keep = pd.Series(True, index=df.index)
+    if since is not None:
+        keep &= df["ts"] >= since
+    if until is not None:
+        keep &= df["ts"] <= until
+    if version is not None and "version" in df.columns:
+        keep &= df["version"] == version
+    df = df[keep]
+    return df[[c for c in df.columns if c in columns]] if columns is not None else df
+
+
+def read_prediction_log(name: str, since: float | None = None, *, root: str | Path, until: float | None = None,
+                        version: int | None = None, columns: list[str] | None = None, ordered: bool = True,
+                        storage_options: dict | None = None) -> pd.DataFrame:
+    """Logged predictions of model ``name`` with ``since <= ts <= until`` (empty frame if none).
 
     ``root`` is serving.prediction_log.dir (``mlplat.ops.read_prediction_log`` defaults it
-    from the config).
+    from the config). ``version`` keeps one version (pruned by partition); ``columns`` reads
+    only those (names that the log lacks are left out); ``ordered`` sorts oldest first
+    (``ts``, ``request_id``, ``row``), which a caller that only aggregates can skip.
     """
-    directory = Path(root) / name
-    files = []
-    for p in sorted(directory.glob("part-*.parquet")) if directory.is_dir() else []:
-        try:
-            last_ms = int(p.name.split("-")[2])
-        except (IndexError, ValueError):
-            continue
-        if since is None or last_ms >= int(since * 1000) - 1:
-            files.append(p)
-    if not files:
-        return pd.DataFrame(columns=["ts", "request_id", "row", "model", "version", "latency_ms", "prediction"])
-    df = pd.concat([pd.read_parquet(p) for p in files], ignore_index=True)
-    if since is not None:
-        df = df[df["ts"] >= since]
-    return df.sort_values(["ts", "request_id", "row"], kind="stable").reset_index(drop=True)
+    fs, base = filesystem(root, storage_options)
+    frames = []
+    by_version: dict[str, list[str]] = collections.defaultdict(list)
+    for f in _partition_files(fs, base, name, since, until, version):
+        by_version[f.rsplit("/version=", 1)[1].split("/", 1)[0]].append(f)
+    # one dataset per version: versions may differ in inputs and output types, one version's files do not
+    for files in by_version.values():
+        frames.append(_read_partitioned(fs, base, files, since, until, version, columns))
+    legacy = _read_legacy(fs, base, name, since, until, version, columns)
+    if legacy is not None and len(legacy):
+        frames.append(legacy)
+    if not frames:
+        return pd.DataFrame(columns=[c for c in BASE_COLUMNS if columns is None or c in columns])
+    df = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    order = [c for c in ("ts", "request_id", "row") if c in df.columns]
+    if ordered and order:
+        df = df.sort_values(order, kind="stable")
+    return df.reset_index(drop=True)
 
 
-def wait_for_rows(name: str, n: int, *, root: str | Path, timeout: float = 10.0) -> pd.DataFrame:
+def version_counts(name: str, since: float | None = None, *, root: str | Path, until: float | None = None,
+                   storage_options: dict | None = None) -> dict[int, int]:
+    """Logged rows per version of ``name`` in the window, reading no column but ``version``."""
+    df = read_prediction_log(name, since, root=root, until=until, columns=["version"], ordered=False,
+                             storage_options=storage_options)
+    return {int(v): int(k) for v, k in df["version"].value_counts().items()} if len(df) else {}
+
+
+def wait_for_rows(name: str, n: int, *, root: str | Path, timeout: float = 10.0,
+                  storage_options: dict | None = None) -> pd.DataFrame:
     """Poll until at least ``n`` rows are logged (for tests and the benchmark)."""
     deadline = time.time() + timeout
     while True:
-        df = read_prediction_log(name, root=root)
+        df = read_prediction_log(name, root=root, storage_options=storage_options)
         if len(df) >= n or time.time() > deadline:
             return df
         time.sleep(0.1)

@@ -19,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from mlplat import redact
 from mlplat.errors import NotFound, StoreError
 from mlplat.evaluation.metrics import direction_of, get_metric
 from mlplat.tracking import audit, queries
@@ -61,6 +62,7 @@ def create_sweep(store: Store, sweep_id: str, *, command: str, actor: str, sourc
                  experiment: str | None = None) -> None:
     with store.write() as conn:
         started = now()
+        command = redact.text(" ".join(redact.override(w) for w in command.split(" ")))
         _insert_ignore(conn, sweeps, {"id": sweep_id, "command": command, "actor": actor, "source": source,
                                       "experiment": experiment, "status": "running", "started_at": started,
                                       "host": socket.gethostname(), "pid": os.getpid(), "heartbeat_at": started})
@@ -137,6 +139,13 @@ class RunStart:
     invocation_id: str | None = None
     tags: dict = field(default_factory=dict)
     params: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # every writer of a run (the engine, ops.models.log_run) stores it masked: a password in
+        # tracking.url (an override or MLPLAT_STORE_URL) never reaches the runs table or the trail
+        self.config = redact.value(self.config)
+        self.overrides = [redact.override(o) for o in self.overrides]
+        self.tags = redact.value(self.tags)
 
 
 def _run_row(r: RunStart, *, status: str, started_at: float) -> dict:
@@ -265,6 +274,7 @@ def _sync_metric_status(conn: sa.Connection, run_ids: sa.ColumnElement | list[st
 
 def fail_run(store: Store, run_id: str, error: str, *, actor: str, source: str,
              dataset_fingerprint: str | None = None, validation_passed: bool | None = None) -> None:
+    error = redact.text(error)  # a driver's message can quote the URL it failed to reach
     with store.write() as conn:
         conn.execute(runs.update().where(runs.c.id == run_id).values(
             status="failed", ended_at=now(), error=error[:4000], dataset_fingerprint=dataset_fingerprint,

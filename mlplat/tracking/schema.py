@@ -196,5 +196,25 @@ audit_log = sa.Table(
     sa.Column("payload_digest", sa.String(64), nullable=False),
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+    # HMAC-SHA256 of ``hash`` with the audit key, which is not in the database (tracking/anchor.py);
+    # null only for entries written before migration 0011_audit_anchor
+    sa.Column("mac", sa.String(64)),
     sa.Index("ix_audit_object", "object_type", "object_id"),
+)
+
+# signed heads of the trail (``mlplat audit checkpoint``, the scheduler's audit_checkpoint job):
+# each names the newest entry at its time and is itself chained by MAC, so deleting entries from
+# the end of the trail, or recomputing the chain, no longer matches a checkpoint
+audit_checkpoints = sa.Table(
+    "audit_checkpoints",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("seq", sa.Integer, nullable=False),  # the newest entry's seq (0: an empty trail)
+    sa.Column("hash", sa.String(64), nullable=False),  # that entry's hash
+    sa.Column("ts", sa.Float, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("source", sa.String(50), nullable=False),
+    sa.Column("key_id", sa.String(16), nullable=False),  # which key signed it (a digest, not the key)
+    sa.Column("prev_mac", sa.String(64), nullable=False),
+    sa.Column("mac", sa.String(64), nullable=False),
 )

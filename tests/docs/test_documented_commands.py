@@ -34,6 +34,12 @@ ELSEWHERE: dict[str, tuple[str, ...]] = {
         ("tests/serving/test_serving_cli.py::test_serve_and_batch_predict_from_the_cli", "a long-running server"),
     "mlplat serve churn --alias production --port 8000":
         ("tests/serving/test_serving_cli.py::test_serve_and_batch_predict_from_the_cli", "a long-running server", "8000"),
+    "mlplat serve churn --workers 2 --port 8000":
+        ("tests/serving/test_serve_processes.py::test_two_workers_behind_one_port_follow_the_alias_and_lose_no_logged_row",
+         "a long-running server", "8000"),
+    "mlplat serve churn --workers 2":
+        ("tests/serving/test_serve_processes.py::test_two_workers_behind_one_port_follow_the_alias_and_lose_no_logged_row",
+         "a long-running server"),
     "mlplat ui": ("tests/ui/test_ui_cli.py::test_mlplat_ui_serves_the_store_read_only", "a long-running server"),
     "mlplat ui --host 0.0.0.0 --port 8080 --auth-header X-Forwarded-User":
         ("tests/ui/test_ui_cli.py::test_mlplat_ui_behind_an_auth_proxy_allows_decisions", "a server behind a proxy", "0.0.0.0 8080 X-Forwarded-User"),
@@ -79,9 +85,10 @@ ELSEWHERE: dict[str, tuple[str, ...]] = {
          "notifies a chat channel"),
 }
 
-# Cheap settings appended to the costliest runs (the documented command is still what runs;
-# only the trial count of an Optuna search shrinks).
+# Cheap settings appended to the runs (the documented command is still what runs; an Optuna
+# search makes 2 trials, and every fit is cross-validated on 3 folds, conf/evaluation/fast.yaml).
 FEWER_TRIALS = "hydra.sweeper.n_trials=2"
+FAST_EVALUATION = "evaluation=fast"
 
 # The order the RUN commands take (each key exactly as documented); the expected exit code is 0.
 # In a project `mlplat init` made ("Your own project"):
@@ -176,6 +183,7 @@ IN_REPOSITORY: list[str] = [
     "mlplat reject <request id> --reason needs a canary",
     "mlplat audit log [--object churn]",
     "mlplat audit log --object churn",
+    "mlplat audit checkpoint",
     "mlplat audit verify",
     "mlplat store stats",
     "mlplat store prune --older-than 180d --keep-registered --dry-run",
@@ -254,6 +262,8 @@ def _argv(key: str, fill: dict[str, str]) -> tuple[dict[str, str], list[str]]:
         out.append(token)
     if out[:2] == ["train", "-m"] and any("optuna" in a for a in out):
         out = [a for a in out if not a.startswith("hydra.sweeper.n_trials=")] + [FEWER_TRIALS]
+    if out[:1] == ["train"] and not {"--help", "--info", "--cfg"} & set(out):
+        out.append(FAST_EVALUATION)
     return dict(cmd.env), out
 
 

@@ -40,9 +40,11 @@ def test_drift_latency_and_performance_from_the_live_prediction_log(tmp_path, tr
     serving = {"host": "127.0.0.1", "port": 0, "alias": "production", "poll_interval_s": 0.2,
                "max_body_bytes": 100000, "max_rows": 100, "micro_batch_rows": 2000, "slo_p99_ms": 10.0,
                "prediction_log": {"enabled": True, "dir": str(log_dir), "queue_size": 100000,
-                                  "flush_interval_s": 0.1, "batch_rows": 5000}, "batch": {"chunk_rows": 1000}}
-    # the live traffic has drifted inputs (contract's new category is refused by no one: the
-    # signature types it as a string), one request per row so each label joins by request id
+                                  "flush_interval_s": 0.1, "batch_rows": 5000}, "batch": {"chunk_rows": 1000},
+               "schema_violations_by_model": {"churn": "accept"}}
+    # the live traffic has drifted inputs (contract's new category and out-of-range numbers
+    # violate the declared schema: served and flagged under the accept policy, so monitoring
+    # sees them), one request per row so each label joins by request id
     batch = drifted(seed=5, n=N)
     app = ops.serving_app(["churn"], store=store, serving=serving)
     with Server(app) as server, httpx.Client(base_url=server.url, timeout=10) as client:

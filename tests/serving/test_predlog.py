@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
 import pandas.testing as pdt
+import pyarrow.dataset as ds
 
 from mlplat.serving.predlog import PredictionLog, read_prediction_log
 
@@ -60,3 +62,93 @@ def test_regression_predictions_without_classes(tmp_path: Path):
     got = read_prediction_log("wage", root=tmp_path)
     pdt.assert_frame_equal(_normalise(got), _normalise(_reference(items)), check_dtype=False)
     assert not [c for c in got.columns if c.startswith("proba.")]
+
+
+def _append(log: PredictionLog, ts: float, rid: str, version: int, inputs: dict, preds: list) -> None:
+    proba = [[1 - p, p] for p in preds]
+    assert log.append(ts=ts, request_id=rid, model="churn", version=version, latency_ms=1.0, inputs=inputs,
+                      predictions=preds, proba=proba, classes=[0, 1])
+
+
+DAY = 86400.0
+T0 = 20000 * DAY  # 2024-10-04 00:00 UTC
+
+
+def test_hive_partitions_by_model_version_and_utc_date_with_worker_unique_names(tmp_path: Path):
+    log = PredictionLog(tmp_path)
+    _append(log, T0 - 1, "late", 1, {"tenure": [1]}, [0])          # 2024-10-03 23:59:59
+    _append(log, T0 + 1, "early", 1, {"tenure": [2, 3]}, [1, 0])   # 2024-10-04
+    _append(log, T0 + 2, "v2", 2, {"tenure": [4]}, [1])
+    assert log.flush() == 4
+    files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.parquet"))
+    assert [f.rsplit("/", 1)[0] for f in files] == ["model=churn/version=1/date=2024-10-03",
+                                                   "model=churn/version=1/date=2024-10-04",
+                                                   "model=churn/version=2/date=2024-10-04"]
+    assert all(f.rsplit("/", 1)[1].split("-")[3] == str(os.getpid()) for f in files)
+    # two writers of one service flushing the same rows in the same millisecond still write two files
+    other = PredictionLog(tmp_path)
+    _append(other, T0 + 2, "v2b", 2, {"tenure": [5]}, [0])
+    other.flush()
+    assert len(list((tmp_path / "model=churn/version=2/date=2024-10-04").glob("part-*.parquet"))) == 2
+    got = read_prediction_log("churn", root=tmp_path)
+    assert got["request_id"].tolist() == ["late", "early", "early", "v2", "v2b"]
+    assert got["model"].tolist() == ["churn"] * 5 and got["version"].tolist() == [1, 1, 1, 2, 2]
+    assert "date" not in got.columns
+
+
+def test_a_window_reads_only_its_partitions_rows_and_columns(tmp_path: Path, monkeypatch):
+    log = PredictionLog(tmp_path)
+    for day in range(10):
+        _append(log, T0 + day * DAY + 60, f"d{day}", 1, {"tenure": [day], "region": ["north"]}, [day % 2])
+    log.flush()
+    opened: list[str] = []
+    real = ds.FileSystemDatasetFactory
+
+    def spy(fs, paths, *a, **kw):
+        opened.extend(paths)
+        return real(fs, paths, *a, **kw)
+
+    monkeypatch.setattr(ds, "FileSystemDatasetFactory", spy)
+    got = read_prediction_log("churn", T0 + 7 * DAY, root=tmp_path, until=T0 + 8 * DAY + 60,
+                              columns=["input.tenure", "version", "missing"])
+    assert sorted(got.columns) == ["input.tenure", "version"]
+    assert got["input.tenure"].tolist() == [7, 8]
+    assert [p.split("date=")[1][:10] for p in opened] == ["2024-10-11", "2024-10-12"]  # 8 other days never opened
+    assert read_prediction_log("churn", T0 + 7 * DAY, root=tmp_path, version=2).empty
+
+
+def test_flushes_with_null_only_or_differently_typed_columns_read_as_one(tmp_path: Path):
+    log = PredictionLog(tmp_path)
+    _append(log, T0, "a", 1, {"region": [None], "tenure": [3]}, [0])          # region all null: no type
+    log.flush()
+    _append(log, T0 + 1, "b", 1, {"region": ["south"], "tenure": [4.5]}, [1])  # string; int -> float
+    log.flush()
+    got = read_prediction_log("churn", root=tmp_path)
+    assert got["input.region"].tolist()[1] == "south" and pd.isna(got["input.region"].tolist()[0])
+    assert got["input.tenure"].tolist() == [3.0, 4.5]
+
+
+def test_logs_of_the_earlier_layout_are_still_read(tmp_path: Path):
+    old = tmp_path / "churn"
+    old.mkdir()
+    pd.DataFrame({"ts": [T0 - 5.0], "request_id": ["old"], "row": [0], "model": ["churn"], "version": [1],
+                  "latency_ms": [2.0], "input.tenure": [9], "prediction": [1], "proba.0": [0.2], "proba.1": [0.8]}
+                 ).to_parquet(old / f"part-{int((T0 - 5) * 1000):013d}-{int((T0 - 5) * 1000):013d}-abcd1234.parquet")
+    log = PredictionLog(tmp_path)
+    _append(log, T0, "new", 1, {"tenure": [1]}, [0])
+    log.flush()
+    got = read_prediction_log("churn", root=tmp_path)
+    assert got["request_id"].tolist() == ["old", "new"] and got["input.tenure"].tolist() == [9, 1]
+    assert read_prediction_log("churn", T0 - 1, root=tmp_path)["request_id"].tolist() == ["new"]
+
+
+def test_the_log_in_object_storage_on_an_s3_server(s3_bucket):
+    bucket, endpoint = s3_bucket
+    root, options = f"{bucket}/predictions", {"client_kwargs": {"endpoint_url": endpoint}}
+    log = PredictionLog(root, storage_options=options)
+    _append(log, T0, "a", 1, {"tenure": [1, 2]}, [0, 1])
+    _append(log, T0 + DAY, "b", 1, {"tenure": [3]}, [1])
+    assert log.flush() == 3 and log.dropped == 0
+    got = read_prediction_log("churn", T0 + 1, root=root, storage_options=options)
+    assert got["request_id"].tolist() == ["b"] and got["version"].tolist() == [1]
+    assert len(read_prediction_log("churn", root=root, storage_options=options)) == 3

@@ -33,6 +33,11 @@ def test_serve_and_batch_predict_from_the_cli(tmp_path, trained):
                   check=False)
     assert bad.returncode == 1 and "lacks the model's feature column(s) 'region'" in bad.stderr
     assert bad.stderr.count("\n") == 1 and not (tmp_path / "x.csv").exists()
+    data.assign(contract=["weekly"] + list(data["contract"][1:])).to_csv(tmp_path / "cat.csv", index=False)
+    cat = run_cli(["predict", "churn", "--input", "cat.csv", "--output", "x.csv"], cwd=tmp_path, store_url=url,
+                  check=False)
+    assert cat.returncode == 1 and "feature 'contract': must be one of" in cat.stderr and "in row 0" in cat.stderr
+    assert cat.stderr.count("\n") == 1 and "Traceback" not in cat.stderr and not (tmp_path / "x.csv").exists()
 
     port = free_port()
     env = {**os.environ, "MLPLAT_STORE_URL": url, "MLPLAT_ACTOR": "bob"}

@@ -87,7 +87,9 @@ def test_predict_describe_and_operational_endpoints(served):
     ({"records": []}, 422, "no rows"),
     ({"records": [ROW] * 101}, 413, "more than the limit of 100"),
     ({"columns": {"tenure_months": [1, 2], "contract": ["a"]}}, 422, "same length"),
-    ([1, 2], 422, "record 0 must be an object"),
+    ([1, 2], 422, 'must be {"records"'),
+    ([ROW], 422, "got a JSON list"),
+    ({"records": [1]}, 422, "record 0 must be an object"),
     ({"rows": [ROW]}, 422, 'must be {"records"'),
 ])
 def test_client_mistakes_get_4xx_naming_the_problem(served, payload, status, needle):
@@ -99,14 +101,16 @@ def test_client_mistakes_get_4xx_naming_the_problem(served, payload, status, nee
 def test_malformed_json_nan_oversize_and_unknown_model(served):
     _, client, _ = served
     post = client.post
-    r = post("/v1/models/churn/predict", content=b'{"records": [')
+    as_json = {"content-type": "application/json"}
+    r = post("/v1/models/churn/predict", content=b'{"records": [', headers=as_json)
     assert r.status_code == 400 and "malformed JSON" in r.json()["detail"]
     nan = json.dumps({"records": [{**ROW, "tenure_months": float("nan")}]})
     r = post("/v1/models/churn/predict", content=nan, headers={"content-type": "application/json"})
     assert r.status_code == 422 and "null/NaN" in r.json()["detail"]
-    r = post("/v1/models/churn/predict", content=b" " * 20001)
+    r = post("/v1/models/churn/predict", content=b" " * 20001, headers=as_json)
     assert r.status_code == 413 and "exceeds the limit of 20000 bytes" in r.json()["detail"]
-    chunked = post("/v1/models/churn/predict", content=iter([b" " * 15000, b" " * 15000]))  # no content-length
+    chunked = post("/v1/models/churn/predict", content=iter([b" " * 15000, b" " * 15000]),  # no content-length
+                   headers=as_json)
     assert chunked.status_code == 413
     r = post("/v1/models/fraud/predict", json={"records": [ROW]})
     assert r.status_code == 404 and "serves churn" in r.json()["detail"]
@@ -126,10 +130,11 @@ RECORD = st.fixed_dictionaries({}, optional={k: VALUE for k in [*ROW, "extra"]})
                       st.binary(max_size=40).map(lambda b: {"raw": b})))
 def test_fuzzed_bodies_never_get_5xx(served, body):
     _, client, _ = served
+    as_json = {"content-type": "application/json"}
     if isinstance(body, dict) and set(body) == {"raw"}:
-        r = client.post("/v1/models/churn/predict", content=body["raw"])
+        r = client.post("/v1/models/churn/predict", content=body["raw"], headers=as_json)
     else:
-        r = client.post("/v1/models/churn/predict", content=json.dumps(body, allow_nan=True))
+        r = client.post("/v1/models/churn/predict", content=json.dumps(body, allow_nan=True), headers=as_json)
     assert r.status_code < 500, (body, r.text)
     assert r.status_code in (200, 400, 413, 422)
 
@@ -216,3 +221,65 @@ def test_concurrent_requests_are_batched_and_each_gets_its_own_prediction(served
         if counts["calls"] < counts["requests"]:
             break
     assert counts["calls"] < counts["requests"], counts
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded",
+                                          "application/jsonp"])
+def test_a_body_that_is_not_declared_json_is_refused_with_415(served, content_type):
+    _, client, _ = served
+    headers = {"content-type": content_type} if content_type else {}
+    r = client.post("/v1/models/churn/predict", content=json.dumps({"records": [ROW]}), headers=headers)
+    assert r.status_code == 415 and "Content-Type must be application/json" in r.json()["detail"], r.text
+    ok = client.post("/v1/models/churn/predict", content=json.dumps({"records": [ROW]}),
+                     headers={"content-type": "application/json; charset=utf-8"})
+    assert ok.status_code == 200
+
+
+@pytest.mark.parametrize("change, feature, needle", [
+    ({"contract": "weekly"}, "contract", 'must be one of ["month", "year", "two_year"]'),
+    ({"tenure_months": -1}, "tenure_months", "must be in [0, 120], got -1"),
+    ({"monthly_charges": 1e308}, "monthly_charges", "must be in [0, 500], got 1e+308"),
+    ({"region": "x" * 1000}, "region", 'must be one of ["north", "south", "east", "west"]'),
+])
+def test_values_the_schema_forbids_get_422_naming_the_feature_and_the_allowed_values(served, change, feature,
+                                                                                    needle):
+    _, client, _ = served
+    r = client.post("/v1/models/churn/predict", json={"records": [ROW, {**ROW, **change}]})
+    assert r.status_code == 422, r.text
+    assert f"feature {feature!r}: {needle}" in r.json()["detail"] and "in row 1" in r.json()["detail"]
+    assert r.json()["errors"][0]["feature"] == feature
+
+
+@pytest.fixture
+def open_limits(store, trained, tmp_path):
+    """churn served with the shipped limits (10,000 rows, derived body limit) and policy accept."""
+    ops.register(trained["strong"], "churn", actor="bob", source=S, store=store)
+    promote(store, 1)
+    conf = serving_conf(tmp_path, max_body_bytes=None, max_rows=10000, schema_violations_by_model={"churn": "accept"})
+    with Server(ops.serving_app(["churn"], store=store, serving=conf)) as server, \
+            httpx.Client(base_url=server.url, timeout=30) as client:
+        yield client
+
+
+def test_policy_accept_serves_flags_and_counts_and_max_rows_records_fit_the_body_limit(open_limits):
+    client = open_limits
+    rows = [{**ROW, "tenure_months": -5}, ROW, {**ROW, "contract": "weekly"}]
+    r = client.post("/v1/models/churn/predict", json={"records": rows})
+    assert r.status_code == 200, r.text
+    flagged = {v["feature"]: (v["rows"], v["first_row"]) for v in r.json()["schema_violations"]}
+    assert flagged == {"tenure_months": (1, 0), "contract": (1, 2)} and len(r.json()["predictions"]) == 3
+    metrics = client.get("/metrics").text
+    assert 'mlplat_predict_schema_violations_total{feature="contract",model="churn",version="1"} 1.0' in metrics
+    clean = client.post("/v1/models/churn/predict", json={"records": [ROW]}).json()
+    assert "schema_violations" not in clean
+
+    info = client.get("/v1/models/churn").json()
+    assert info["schema_violations"] == "accept" and info["max_rows"] == 10000
+    longest = {"tenure_months": -1.2345678901234567e-300, "monthly_charges": -1.2345678901234567e-300,
+               "support_calls": -1.2345678901234567e-300, "contract": "two_year", "region": "north"}
+    body = json.dumps({"records": [longest] * 10000})
+    assert len(body) <= info["max_body_bytes"] < 1.5 * len(body)
+    big = client.post("/v1/models/churn/predict", json={"records": [ROW] * 10000})
+    assert big.status_code == 200 and len(big.json()["predictions"]) == 10000, big.text[:300]
+    over = client.post("/v1/models/churn/predict", json={"records": [ROW] * 10001})
+    assert over.status_code == 413 and "more than the limit of 10000" in over.json()["detail"]

@@ -49,7 +49,7 @@ def first_schema_url(store_url: str, tmp_path: Path) -> str:
 def test_open_upgrades_a_first_schema_store_in_place(first_schema_url: str, tmp_path: Path):
     store = Store.open(first_schema_url, tmp_path / "artifacts")
     assert store.schema_version() == sorted(store.heads())
-    assert store.schema_version() == ["0010_ui_indexes"]  # every branch applied, joined, then the UI indexes
+    assert store.schema_version() == ["0011_audit_anchor"]  # every branch applied, joined, the UI indexes, the audit anchor
     with store.read() as conn:  # 0007 (via 0002_store_scale) ran on the way
         assert {"host", "pid", "heartbeat_at"} <= {c["name"] for c in sa.inspect(conn).get_columns("sweeps")}
     assert [r["id"] for r in runs.list_runs(store)] == ["old2", "old1", "old0"]
@@ -64,7 +64,7 @@ def test_open_upgrades_a_first_schema_store_in_place(first_schema_url: str, tmp_
 def test_heads_read_from_files_match_alembic(tmp_path: Path):
     store = Store(f"sqlite:///{tmp_path}/x.db", tmp_path)
     assert script_heads() == store.alembic_heads()
-    assert store.heads() == {"0010_ui_indexes"}  # one line of history from 0008_linear on
+    assert store.heads() == {"0011_audit_anchor"}  # one line of history from 0008_linear on
 
 
 def test_the_direct_read_path_leaves_an_old_schema_to_the_store(first_schema_url: str, tmp_path: Path):
