@@ -89,8 +89,8 @@ class Bot(ActionsMixin):
 
         return group_options(group)
 
-    def _overrides(self, args: list[str]) -> list[str]:
-        return parse.check_overrides(args, self.settings.allow, group_options=self._groups)
+    def _overrides(self, args: list[str], *, single_run: bool = False) -> list[str]:
+        return parse.check_overrides(args, self.settings.allow, group_options=self._groups, single_run=single_run)
 
     def _first(self, args: list[str], groups: tuple[str, ...], usage: str) -> list[str]:
         """A leading bare name becomes ``<group>=<name>`` for the first group that has that option."""
@@ -106,9 +106,9 @@ class Bot(ActionsMixin):
 
     def cmd_run(self, inv: Invocation, args: list[str]) -> None:
         self._require(inv, "train", "start runs")
-        overrides = self._overrides(self._first(args, ("experiment",), "/mlplat run <experiment> [key=value ...]"))
-        if any(parse.sweep_jobs([o]) not in (None, 1) for o in overrides):
-            raise parse.Refused("`run` trains one configuration; use `/mlplat sweep` for several values")
+        # a sweep value (a,b; range(); interval()) is refused by the rule `mlplat train` applies
+        overrides = self._overrides(self._first(args, ("experiment",), "/mlplat run <experiment> [key=value ...]"),
+                                    single_run=True)
         self.pool.submit(self.train_job, inv, overrides)
 
     def train_job(self, inv: Invocation, overrides: list[str], *, register_as: str | None = None,

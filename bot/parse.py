@@ -37,13 +37,14 @@ def split(text: str) -> Command:
     return Command(tokens[0].lower(), tokens[1:], text)
 
 
-def check_overrides(tokens: list[str], allow: dict[str, Any], *, group_options) -> list[str]:
-    """The allow-list rule lives in ``mlplat.ops`` (it holds for any front door); chat replies use Refused."""
+def check_overrides(tokens: list[str], allow: dict[str, Any], *, group_options, single_run: bool = False) -> list[str]:
+    """The allow-list rule lives in ``mlplat.ops`` (it holds for any front door); chat replies use Refused.
+    ``single_run``: a sweep value is refused, by the same rule as `mlplat train` without -m."""
     from mlplat import ops
     from mlplat.errors import OverrideRefused
 
     try:
-        return ops.check_untrusted_overrides(tokens, allow, group_options=group_options)
+        return ops.check_untrusted_overrides(tokens, allow, group_options=group_options, single_run=single_run)
     except OverrideRefused as exc:
         raise Refused(str(exc)) from None
 

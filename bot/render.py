@@ -185,8 +185,9 @@ def drift_blocks(name: str, version: Any, result: dict, top: int = 5) -> list[di
     feats.sort(key=lambda f: (order.get(f.get("status"), 4), -(f.get("statistic") or 0)))
     rows = [[f["name"], f.get("status"), f.get("method"), f.get("score"), f.get("threshold")] for f in feats[:top]]
     head = (f"*Drift check `{name}`* (version {version}): *{result.get('status')}*, "
-            f"{result.get('n_drifted', 0)}/{result.get('n_checked', 0)} features drifted "
-            f"(share {_fmt(result.get('share_drifted'))}, dataset threshold {_fmt(result.get('drift_share'))})")
+            + (result["verdict"] if result.get("verdict") else
+               f"{result.get('n_drifted', 0)}/{result.get('n_checked', 0)} features drifted "
+               f"(share {_fmt(result.get('share_drifted'))}, dataset threshold {_fmt(result.get('drift_share'))})"))
     blocks = [section(head)]
     if rows:
         blocks.append(code(table(["feature", "status", "method", "score", "threshold"], rows)))

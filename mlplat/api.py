@@ -62,21 +62,12 @@ def train(overrides: list[str] | None = None) -> dict[str, Any]:
     Raises the run's one-line error (an ``MlplatError``) when it fails; the failed run is
     recorded all the same. Sweeps (``-m``, ``a,b`` values) are the command line's job.
     """
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
     from mlplat import ops
     from mlplat.engine import RunContext
     from mlplat.heartbeat import Heartbeat
 
     overrides = [str(o) for o in (overrides or [])]
-    try:
-        parsed = OverridesParser.create().parse_overrides(overrides)
-    except Exception as exc:
-        raise ConfigError(f"malformed override: {str(exc).strip().splitlines()[0]}") from exc
-    swept = [o.input_line for o in parsed if o.is_sweep_override()]
-    if swept:
-        raise ConfigError(f"mlplat.train runs one job, but {swept[0]!r} is a sweep; run sweeps with "
-                          "`mlplat train -m ...`")
+    # a sweep value (a,b; range(); interval()) is refused here as by every door (ops.check_train_overrides)
     plain = ops.check_train_overrides(overrides)
     invocation = uuid.uuid4().hex[:16]
     ctx = RunContext(actor=_actor(), source=SOURCE, overrides=overrides, invocation_id=invocation)

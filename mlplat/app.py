@@ -25,7 +25,7 @@ from mlplat import ops, redact
 from mlplat.config.compose import conf_dir, set_command_line, setup, to_plain
 from mlplat.config.memo import composing_once
 from mlplat.config.resolvers import register_resolvers as _register_sweep_resolvers
-from mlplat.errors import ConfigError, MlplatError, one_line
+from mlplat.errors import ConfigError, MlplatError, NothingToRun, one_line
 
 log = logging.getLogger("mlplat")
 
@@ -151,7 +151,9 @@ def task(cfg: DictConfig) -> float:
             outcome = ops.run_experiment(plain, ctx)
     except Exception as exc:
         run_id = getattr(exc, "mlplat_run_id", None)
-        log.error("%s%s", f"run {run_id} failed: " if run_id else "", one_line(exc))
+        line = f"{f'run {run_id} failed: ' if run_id else ''}{one_line(exc)}"
+        log.error("%s", line)
+        print(f"error: {line}", file=sys.stderr)  # the log goes to stdout; the error belongs on stderr
         log.debug("traceback", exc_info=True)
         if os.environ.get("HYDRA_FULL_ERROR") == "1" or os.environ.get("MLPLAT_VERBOSE") == "1":
             raise
@@ -265,6 +267,9 @@ def _train_main(args: list[str]) -> int:
                 ops.mark_stale(store=ops.open_store(checked["tracking"]))  # runs and sweeps of killed processes
                 if multirun:
                     ops.open_sweep(checked, invocation, command="mlplat train " + " ".join(args))
+        except NothingToRun as exc:  # e.g. a complete Optuna study: said once, nothing recorded
+            print(f"note: {exc}", file=sys.stderr)
+            return 0
         except MlplatError as exc:
             print(f"error: {redact.text(str(exc))}", file=sys.stderr)
             return 2

@@ -9,12 +9,12 @@ failed, one-line error) and re-raised for the front door to report.
 
 from __future__ import annotations
 
+import errno
 import logging
 import math
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,16 +27,17 @@ from mlplat import provenance, redact
 from mlplat.data import fingerprint as fp
 from mlplat.data import sources, validation
 from mlplat.data.profile import profile_frame, summary_of
-from mlplat.errors import ConfigError, MlplatError, TargetError, one_line
+from mlplat.errors import ConfigError, MlplatError, StoreError, TargetError, one_line
 from mlplat.evaluation import cv as cvmod
 from mlplat.evaluation.metrics import metrics_for, score
 from mlplat.features.build import build_preprocessor
+from mlplat.models import params as model_params
 from mlplat.models.build import build_estimator
 from mlplat.models.labels import LabelEncoded
 from mlplat.monitoring.profile import build_profile
 from mlplat.tracking import artifacts as art
 from mlplat.tracking import runs as runs_store
-from mlplat.tracking.store import open_store
+from mlplat.tracking.store import open_store, retry_locked
 
 log = logging.getLogger("mlplat.engine")
 
@@ -171,15 +172,22 @@ def run_experiment(cfg: dict, ctx: RunContext, *, store=None) -> RunOutcome:
     sha, dirty = provenance.code_version()
     run_id = new_id()
     primary = evaluation["primary"]
+    # an unreachable bucket fails here, before a run is recorded that could never hold its model
+    art.check_writable(cfg["tracking"]["artifacts"])
     recorded = redact.value(cfg)  # what is stored and hashed: credentials masked (mlplat.redact)
-    runs_store.start_run(store, runs_store.RunStart(
+    wait = cfg["tracking"].get("lock_wait")
+    start = runs_store.RunStart(
         id=run_id, experiment=cfg["name"], actor=ctx.actor, source=ctx.source, config=recorded,
         overrides=ctx.overrides, config_hash=provenance.config_hash(recorded), code_version=sha, code_dirty=dirty,
         package_versions=provenance.package_versions(), dataset=dataset["name"], model=cfg["model"]["name"],
         features=cfg["features"]["name"], task=task, primary_metric=primary, sweep_id=ctx.sweep_id,
         job_num=ctx.job_num, invocation_id=ctx.invocation_id, tags={**dict(cfg.get("tags") or {}), **ctx.tags},
-        params=dict(cfg["model"].get("params") or {}),
-    ))
+        params=model_params.requested(cfg["model"], task),  # replaced by the fitted estimator's at the end
+    )
+    try:
+        retry_locked(lambda: runs_store.start_run(store, start), wait_s=wait, what="recording the run's start")
+    except StoreError as exc:
+        raise StoreError(f"no run recorded: {exc}") from exc
     fingerprint = None
     validated = False
     try:
@@ -199,7 +207,8 @@ def run_experiment(cfg: dict, ctx: RunContext, *, store=None) -> RunOutcome:
         with threadpool_limits(limits=threads):
             pipeline = build_pipeline(cfg, X_train, task, threads, labels)
             splitter = cvmod.make_folds(task, folds, bool(evaluation["cv"]["shuffle"]), cfg["seed"])
-            cv_result = cvmod.cross_validate(pipeline, X_train, y_train, splitter, metrics, labels)
+            cv_result = cvmod.cross_validate(pipeline, X_train, y_train, splitter, metrics, labels,
+                                             predict=lambda est, X: monitored_output(est, X, task))
             final = clone(pipeline)
             t0 = time.perf_counter()
             final.fit(X_train, y_train)
@@ -210,49 +219,78 @@ def run_experiment(cfg: dict, ctx: RunContext, *, store=None) -> RunOutcome:
         if not math.isfinite(primary_value):
             raise MlplatError(f"the primary metric {primary} is {primary_value} (not finite); check the data "
                               "and hyper-parameters")
-        run_dir = Path(cfg["tracking"]["artifacts"]) / run_id
-        written = [
-            art.write_pickle(run_dir, "model.joblib", final),
-            art.write_json(run_dir, "config.json", recorded),
-            art.write_json(run_dir, "metrics.json", {"cv": {k: {"mean": m, "std": s} for k, (m, s) in aggregate.items()},
-                                                     "folds": cv_result.folds, "holdout": holdout,
-                                                     "fit_times": cv_result.fit_times, "final_fit_time": final_fit,
-                                                     "positive_class": _positive_class(labels)}),
-            art.write_json(run_dir, "features.json", _feature_report(final)),
-            art.write_json(run_dir, "signature.json", _signature(X_train, y_train, labels, task,
-                                                                dataset.get("columns"))),
-        ]
-        written += _extra_artifacts(run_dir, X_train, X_test if len(X_test) else X_train, final, dataset, task)
-        written += _data_profile_artifact(run_dir, df, dataset, task, fingerprint)
-        runs_store.finish_run(store, run_id, runs_store.RunResult(
+        run_dir = art.run_location(cfg["tracking"]["artifacts"], run_id)
+        try:
+            written = _write_artifacts(run_dir, recorded, final, aggregate, cv_result, holdout, final_fit, labels,
+                                       X_train, y_train, task, df, dataset, fingerprint)
+        except OSError as exc:
+            raise _artifact_error(exc, run_dir) from exc
+        result = runs_store.RunResult(
             cv=aggregate, folds=cv_result.folds, holdout=holdout, primary_value=primary_value,
             fit_time_s=sum(cv_result.fit_times) + final_fit, duration_s=time.perf_counter() - t_start,
             dataset_fingerprint=fingerprint, artifact_dir=str(run_dir), artifacts=written,
-        ), actor=ctx.actor, source=ctx.source)
+            params=model_params.effective(final[-1]),
+        )
+        # the fit is done and on disk: a store busy with another writer is waited for, not a failure
+        retry_locked(lambda: runs_store.finish_run(store, run_id, result, actor=ctx.actor, source=ctx.source),
+                     wait_s=wait, what=f"recording the result of run {run_id}")
         return RunOutcome(run_id, "done", primary, primary_value, aggregate, holdout)
     except BaseException as exc:
         message = one_line(exc)
-        runs_store.fail_run(store, run_id, message, actor=ctx.actor, source=ctx.source,
-                            dataset_fingerprint=fingerprint, validation_passed=validated)
+        retry_locked(lambda: runs_store.fail_run(store, run_id, message, actor=ctx.actor, source=ctx.source,
+                                                 dataset_fingerprint=fingerprint, validation_passed=validated),
+                     wait_s=wait, what=f"recording the failure of run {run_id}")
         exc.mlplat_run_id = run_id  # type: ignore[attr-defined]
         raise
 
 
-def _extra_artifacts(run_dir: Path, X_train: pd.DataFrame, X_unseen: pd.DataFrame, model, dataset: dict,
-                     task: str) -> list:
+def _write_artifacts(run_dir: str, recorded: dict, final, aggregate, cv_result, holdout, final_fit, labels,
+                     X_train, y_train, task: str, df, dataset: dict, fingerprint) -> list:
+    written = [
+        art.write_pickle(run_dir, "model.joblib", final),
+        art.write_json(run_dir, "config.json", recorded),  # credentials masked
+        art.write_json(run_dir, "metrics.json", {"cv": {k: {"mean": m, "std": s} for k, (m, s) in aggregate.items()},
+                                                 "folds": cv_result.folds, "holdout": holdout,
+                                                 "fit_times": cv_result.fit_times, "final_fit_time": final_fit,
+                                                 "positive_class": _positive_class(labels)}),
+        art.write_json(run_dir, "features.json", _feature_report(final)),
+        art.write_json(run_dir, "signature.json", _signature(X_train, y_train, labels, task, dataset.get("columns"))),
+    ]
+    written += _extra_artifacts(run_dir, X_train, cv_result.oof, dataset)
+    written += _data_profile_artifact(run_dir, df, dataset, task, fingerprint)
+    return written
+
+
+def _artifact_error(exc: OSError, run_dir: str) -> MlplatError:
+    """One line naming the folder when an artifact cannot be written (ENOSPC's own text names no path)."""
+    if exc.errno == errno.ENOSPC:
+        return MlplatError(f"disk full writing the artifacts under {run_dir}: free space there or point "
+                           "tracking.artifacts at another disk")
+    return MlplatError(f"cannot write the artifacts under {run_dir}: {exc.strerror or exc}")
+
+
+def monitored_output(model, X: pd.DataFrame, task: str) -> np.ndarray:
+    """What drift monitoring watches of a model's answers: a binary classifier's positive-class
+    probability (more sensitive than the label), any other model's prediction."""
+    if task == "classification" and hasattr(model, "predict_proba") and len(getattr(model, "classes_", [])) == 2:
+        return model.predict_proba(X)[:, 1]
+    return model.predict(X)
+
+
+def _extra_artifacts(run_dir: str, X_train: pd.DataFrame, oof: np.ndarray | None, dataset: dict) -> list:
     """Artifacts later layers need without reloading the training data (reference profile).
 
-    Features are profiled on the training split (what the model learned from); the
-    reference *predictions* come from the holdout, because predictions on the rows a model
-    was fitted on are over-confident (a forest's are near 0/1) and would make every live
-    prediction distribution look drifted.
+    Features are profiled on the training split (what the model learned from). The reference
+    *predictions* are the cross-validation's out-of-fold outputs over the same rows: each row
+    predicted by a model that did not see it, like a live row, and as many as there are
+    training rows (the holdout's few rows made a KS test against live batches fire on
+    sampling noise). Predictions of the final model on its own training rows would be
+    over-confident (a forest's are near 0/1).
     """
     categorical = [c for c in (dataset.get("categorical") or []) if c in X_train.columns]
     numeric = [c for c in X_train.columns if c not in categorical and pd.api.types.is_numeric_dtype(X_train[c])]
-    preds = model.predict_proba(X_unseen)[:, 1] if task == "classification" and hasattr(model, "predict_proba") \
-        and len(getattr(model, "classes_", [])) == 2 else model.predict(X_unseen)
     try:
-        profile = build_profile(X_train, numeric=numeric, categorical=categorical, predictions=preds)
+        profile = build_profile(X_train, numeric=numeric, categorical=categorical, predictions=oof)
     except Exception as exc:  # a missing profile disables drift checks for this run, not the run itself
         log.warning("reference profile not computed: %s", one_line(exc))
         return []
@@ -264,7 +302,7 @@ def _extra_artifacts(run_dir: Path, X_train: pd.DataFrame, X_unseen: pd.DataFram
 PROFILE_ASSOCIATION_ROWS = 200_000
 
 
-def _data_profile_artifact(run_dir: Path, df: pd.DataFrame, dataset: dict, task: str, fingerprint: str) -> list:
+def _data_profile_artifact(run_dir: str, df: pd.DataFrame, dataset: dict, task: str, fingerprint: str) -> list:
     """The dataset's profile summary, stored beside its fingerprint (lineage: what the data looked like)."""
     try:
         profile = profile_frame(df, target=dataset["target"], task=task, associations=len(df) <= PROFILE_ASSOCIATION_ROWS,

@@ -18,6 +18,11 @@ class ConfigError(MlplatError):
     """A config file or override is wrong (unknown key, wrong type, unknown option)."""
 
 
+class NothingToRun(ConfigError):
+    """A command that has nothing left to do (a sweep whose Optuna study is complete): said in one
+    line, nothing recorded, and not a failure (exit 0)."""
+
+
 class DataError(MlplatError):
     """A dataset cannot be loaded or does not fit its declared schema."""
 

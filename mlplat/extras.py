@@ -21,7 +21,14 @@ EXTRAS = {
     "slurm": ("hydra_plugins.hydra_submitit_launcher",),
     "lightgbm": ("lightgbm",),
     "catboost": ("catboost",),
+    # artifacts on object storage (tracking.artifacts=s3://... / gs://... / az://...)
+    "s3": ("s3fs",),
+    "gcs": ("gcsfs",),
+    "azure": ("adlfs",),
 }
+
+# artifact URL scheme -> the extra whose fsspec filesystem serves it
+URL_SCHEMES = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure", "abfss": "azure"}
 
 
 class MissingExtra(MlplatError):

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlplat.errors import ConfigError
+from mlplat.extras import URL_SCHEMES, require
 
 ENV_CONF = "MLPLAT_CONF_DIR"
 _TOOL_TABLE = re.compile(r"^\s*\[tool\.mlplat(\.[^\]]*)?\]\s*$", re.MULTILINE)
@@ -113,19 +114,49 @@ def resolve_sqlite_url(url: str, project: Project | None = None) -> str:
     return url
 
 
-def resolve_tracking(tracking: dict, project: Project | None = None) -> dict:
-    """The tracking node with the SQLite file and the artifact root made absolute against the root.
+def artifact_scheme(location: str) -> str | None:
+    """``s3`` for ``s3://bucket/x``; None for a filesystem path (artifact locations)."""
+    m = _URL.match(location)
+    return m.group(0)[:-3].lower() if m else None
 
-    Artifacts live on a filesystem path: a URL (s3://, gs://, ...) is refused here, before any
-    job, rather than written into a local folder named after the scheme.
+
+def check_artifact_url(url: str, role: str = "tracking.artifacts") -> str:
+    """The extra that serves ``url``; ConfigError for an unknown scheme or credentials in the URL.
+
+    The URL is recorded in every artifact's location, so credentials must come from the
+    provider's chain (AWS_* variables, ~/.aws, roles), never from the URL itself.
+    """
+    scheme = artifact_scheme(url) or ""
+    extra = URL_SCHEMES.get(scheme)
+    if extra is None:
+        known = ", ".join(f"{s}:// ({e} extra)" for s, e in URL_SCHEMES.items() if s in ("s3", "gs", "az"))
+        raise ConfigError(f"{role}: unknown URL scheme {scheme + '://'!r}: use a filesystem path or {known}")
+    netloc = url.split("://", 1)[1].split("/", 1)[0]
+    if "@" in netloc or "?" in url:
+        raise ConfigError(f"{role}: the URL carries credentials or options ({scheme}://<hidden>); give the "
+                          "bucket and prefix only and put credentials in the environment (AWS_ACCESS_KEY_ID, "
+                          "AWS_PROFILE, ...) and the endpoint in AWS_ENDPOINT_URL")
+    if not netloc:
+        raise ConfigError(f"{role}={url!r} names no bucket: expected {scheme}://<bucket>/<prefix>")
+    return extra
+
+
+def resolve_tracking(tracking: dict, project: Project | None = None) -> dict:
+    """The tracking node with the SQLite file and a local artifact root made absolute against the root.
+
+    An object-store artifact root (s3://, gs://, az://) is kept as given, after checking its
+    scheme and that the extra serving it is installed: before any job, one line naming the
+    extra, rather than a failure after the model was fitted.
     """
     artifacts = str(tracking.get("artifacts") or "")
-    if is_url(artifacts):
-        raise ConfigError(f"tracking.artifacts={artifacts!r} is a URL: artifacts are written to a filesystem "
-                          "path only (object storage is not supported yet); use a local or shared directory")
     out = dict(tracking)
     out["url"] = resolve_sqlite_url(str(tracking.get("url") or ""), project)
-    out["artifacts"] = str(resolve(artifacts or "runs/artifacts", project))
+    if is_url(artifacts):
+        extra = check_artifact_url(artifacts)
+        require(extra, f"tracking.artifacts={artifacts!r}")
+        out["artifacts"] = artifacts.rstrip("/")
+    else:
+        out["artifacts"] = str(resolve(artifacts or "runs/artifacts", project))
     return out
 
 

@@ -96,3 +96,13 @@ def pg_url():
     with admin.connect() as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def s3():
+    """moto's S3 server on 127.0.0.1 for the whole session (tests/s3_kit.py); stopped at the end."""
+    from tests.s3_kit import S3Server
+
+    server = S3Server.start()
+    yield server
+    server.stop()

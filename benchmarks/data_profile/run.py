@@ -188,7 +188,7 @@ def main() -> None:
                     help="python of a venv with ydata-profiling 4.18.4 and pyarrow (or MLPLAT_YDATA_PYTHON)")
     ap.add_argument("--runs", type=int, default=3, help="timed runs per measurement (the median is reported)")
     ap.add_argument("--ydata-default-runs", type=int, default=1,
-                    help="runs of ydata-profiling's default mode (minutes each at 1M rows)")
+                    help="runs of ydata-profiling's default mode (minutes each at 1M rows; 0 skips it)")
     ap.add_argument("--ydata-timeout", type=float, default=3600)
     ap.add_argument("--only", choices=[s[0] for s in SCENARIOS], action="append")
     args = ap.parse_args()
@@ -221,6 +221,8 @@ def main() -> None:
                         print(f"[{label}] {step['step']}: {step['value']}", flush=True)
             if args.ydata_python:
                 for mode, runs in (("minimal", args.runs), ("default", args.ydata_default_runs)):
+                    if runs < 1:  # --ydata-default-runs 0: minimal mode only (default takes minutes a run)
+                        continue
                     y = ydata_side(args.ydata_python, path, mode, runs, args.ydata_timeout)
                     row[f"ydata_{mode}"] = y
                     if y["seconds"] is None:

@@ -31,6 +31,7 @@ from ._search_space import SearchSpace, one_line, parse_search_space
 from ._study import (
     build_sampler,
     derive_study_name,
+    finished_message,
     load_direction_of,
     resolve_direction,
     resolve_storage,
@@ -228,10 +229,6 @@ class MlplatOptunaSweeperImpl:
                 f"but this sweep would {direction}: set another hydra.sweeper.study_name"
             )
         self.study = study
-        sweep_id = os.environ.get(SWEEP_ID_ENV)
-        if sweep_id:
-            study.set_user_attr("mlplat_sweep_id", sweep_id)
-
         target = self.n_trials
         grid_size: int | None = None
         if is_grid:
@@ -240,6 +237,15 @@ class MlplatOptunaSweeperImpl:
                 log.info("Grid sampler: n_trials capped at the grid size, %d", grid_size)
             target = min(target, grid_size)
         n_complete = _count(study, TrialState.COMPLETE)
+        if existing and target and n_complete >= target:
+            # nothing to run: say so, and leave the study (and the sweep it belongs to) as it is
+            raise SweeperConfigError(finished_message(study_name, n_complete, self.n_trials))
+        sweep_id = os.environ.get(SWEEP_ID_ENV)
+        if sweep_id:
+            # the newest sweep that ran trials in it; every such sweep stays listed
+            ids = [*study.user_attrs.get("mlplat_sweep_ids", []), sweep_id]
+            study.set_user_attr("mlplat_sweep_ids", list(dict.fromkeys(ids)))
+            study.set_user_attr("mlplat_sweep_id", sweep_id)
         stale = _count(study, TrialState.RUNNING)
         if stale:
             log.warning(

@@ -18,6 +18,7 @@ must be quoted). :func:`format_value` checks every candidate text by parsing it.
 
 from __future__ import annotations
 
+import decimal
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -267,6 +268,23 @@ def _categorical(
     return ParamSpec(key, _name_of(key), dist, source, tuple(texts))
 
 
+# a categorical built from a list of values (shuffle(range())) holds at most this many
+MAX_CATEGORIES = 10_000
+
+
+def _range_ends(value: RangeSweep) -> tuple[Any, Any, int]:
+    """First value, last value and length of a Hydra range, in O(1) (Hydra's FloatRange steps in
+    Decimal, so the arithmetic count is its exact length)."""
+    r = value.range()
+    if isinstance(r, range):
+        return (r[0], r[-1], len(r)) if len(r) else (None, None, 0)
+    start, stop, step = (decimal.Decimal(v) for v in (value.start, value.stop, value.step))
+    if not all(v.is_finite() for v in (start, stop, step)) or step == 0:
+        raise SearchSpaceError(f"range({value.start}, {value.stop}, {value.step}) has no end")
+    n = max(0, math.ceil((stop - start) / step))
+    return (float(start), float(start + (n - 1) * step), n) if n else (None, None, 0)
+
+
 def _from_override(override: Override, source: str) -> ParamSpec:
     key = override.get_key_element()
     value = override.value()
@@ -276,6 +294,9 @@ def _from_override(override: Override, source: str) -> ParamSpec:
             "use interval(), tag(log, interval()), int(interval()), choice() or range()"
         )
     try:
+        if isinstance(value, RangeSweep) and value.shuffle and _range_ends(value)[2] > MAX_CATEGORIES:
+            raise SearchSpaceError(f"{source}: shuffle(range()) makes a categorical of more than {MAX_CATEGORIES} "
+                                   "values; use range() (an integer or stepped distribution) instead")
         if isinstance(value, ChoiceSweep) or (isinstance(value, RangeSweep) and value.shuffle):
             raw = list(override.sweep_iterator(transformer=Transformer.identity))
             encoded = list(override.sweep_iterator(transformer=Transformer.encode))
@@ -285,17 +306,15 @@ def _from_override(override: Override, source: str) -> ParamSpec:
         if isinstance(value, RangeSweep):
             if "log" in value.tags:
                 raise SearchSpaceError(f"{source}: tag(log, ...) applies to interval(), not to range()")
-            values = list(override.sweep_iterator(transformer=Transformer.identity))
-            if not values:
+            # the ends, not the values: range(0, 2147483647) must not be listed to be searched
+            first, last, n = _range_ends(value)
+            if n == 0:
                 raise SearchSpaceError(f"{source}: the range is empty")
+            low, high = min(first, last), max(first, last)
             step = abs(value.step)
-            if all(isinstance(v, int) for v in values) and isinstance(step, int):
-                return ParamSpec(
-                    key, _name_of(key), IntDistribution(min(values), max(values), step=step), source
-                )
-            return ParamSpec(
-                key, _name_of(key), FloatDistribution(min(values), max(values), step=float(step)), source
-            )
+            if isinstance(low, int) and isinstance(high, int) and isinstance(step, int):
+                return ParamSpec(key, _name_of(key), IntDistribution(low, high, step=step), source)
+            return ParamSpec(key, _name_of(key), FloatDistribution(float(low), float(high), step=float(step)), source)
         log = "log" in value.tags
         if isinstance(value.start, int) and isinstance(value.end, int):
             return ParamSpec(key, _name_of(key), IntDistribution(value.start, value.end, log=log), source)

@@ -225,3 +225,34 @@ def build_sampler(
         cause = exc.__cause__ or exc
         raise SweeperConfigError(f"cannot create sampler {target}: {one_line(str(cause))}") from None
     return sampler, is_grid
+
+
+def finished_message(study_name: str, n_complete: int, target: int) -> str:
+    """One line for a sweep whose study already holds every trial it asks for."""
+    return (f"Optuna study {study_name} already has {n_complete} complete trials (hydra.sweeper.n_trials={target}): "
+            f"nothing to run. Raise hydra.sweeper.n_trials to extend it, or start a new study with "
+            f"hydra.sweeper.study_name=<a new name>")
+
+
+def complete_trials(url: str, study_name: str) -> int | None:
+    """Complete trials of ``study_name`` in the database at ``url``; None when there is no such study.
+
+    Reads only: a SQLite file that does not exist is not created, Optuna's tables are not created.
+    """
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return None
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if not database or database == ":memory:" or not Path(database).is_file():
+            return None
+    try:
+        storage = optuna.storages.RDBStorage(url, skip_table_creation=True)
+        study_id = storage.get_study_id_from_name(study_name)
+    except Exception:  # no Optuna tables yet, or no such study
+        return None
+    trials = storage.get_all_trials(study_id, deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    return len(trials)

@@ -25,7 +25,8 @@ def register(sub) -> None:
     p.set_defaults(handler=cmd_report)
 
     p = sub.add_parser("lineage", help="data -> run -> config/code -> version -> approvals -> alias changes")
-    p.add_argument("ref", help="NAME (latest version), NAME:3 or NAME@alias")
+    p.add_argument("ref", help="NAME (the version on serving.alias, e.g. production; else the newest), NAME:3 "
+                               "or NAME@alias")
     p.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
     add_store(p)
     p.set_defaults(handler=cmd_lineage)
@@ -70,7 +71,8 @@ def cmd_lineage(args) -> int:
         output.emit_json(data)
         return 0
     Col = output.Col
-    output.emit_rows(data["chain"], "table", title=f"Lineage of {data['ref']}",
+    title = f"Lineage of {data['ref']}" + (f" ({data['chosen']}; name NAME:N for another)" if data.get("chosen") else "")
+    output.emit_rows(data["chain"], "table", title=title,
                      columns=[Col("stage", "stage"), Col("subject", "subject"),
                               Col("when", "when (UTC)", lambda r: output.when(r["when"])),
                               Col("who", "who", lambda r: r["who"] or ""), Col("detail", "detail")])

@@ -67,13 +67,15 @@ def register(sub) -> None:
     add_store(p)
     p.set_defaults(handler=cmd_history)
 
-    p = msub.add_parser("retrain", help="run the retraining declared in conf/monitor now (then approval needed)")
+    p = msub.add_parser("retrain", help="run the retraining declared in conf/monitor (default: train again as the "
+                                          "monitored version was trained) now; then approval is needed")
     p.add_argument("ref", help="NAME of the model to retrain")
     p.add_argument("--reason", help="why (recorded in the audit trail)")
     p.add_argument("--check-id", type=int, help=argparse.SUPPRESS)
     p.add_argument("--settings-json", help=argparse.SUPPRESS)  # the background launch's exact retrain spec
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
-                   help="config override, e.g. monitor.retrain.command=[experiment=churn_baseline]")
+                   help="config override, e.g. 'monitor.retrain.command=[\"experiment=churn_baseline\"]' "
+                        "(default: the overrides of the run behind the monitored version)")
     p.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
     add_store(p)
     p.set_defaults(handler=cmd_retrain)
@@ -142,6 +144,9 @@ def _emit(args, result: dict[str, Any], table) -> None:
 
     if args.format == "json":
         output.emit_json(result)
+    elif args.format == "html" and result.get("output"):  # the page is in the file: one line here
+        print(f"{result['ref']}: {result['status']} ({result.get('n_rows')} rows); HTML report written to "
+              f"{result['output']}")
     elif args.format == "html":
         sys.stdout.write(open(result["reports"]["html"], encoding="utf-8").read())
     else:
@@ -167,12 +172,15 @@ def _drift_table(result: dict[str, Any]) -> None:
                       [("name", "feature"), ("kind", "kind"), ("status", "status"), ("method", "method"),
                        ("score", "score"), ("threshold", "threshold"), ("nulls", "null share ref -> cur"),
                        ("reason", "reason")], rows)
-    print(f"{result['ref']}: {result['status']} - {result['n_drifted']}/{result['n_checked']} features drifted "
-          f"(share {result['share_drifted']:.0%}, dataset drift at {result['drift_share']:.0%}: "
-          f"{'yes' if result['dataset_drift'] else 'no'})")
+    print(f"{result['ref']}: {result['status']} - {result.get('verdict') or _counts(result)}")
     retrain = result.get("retrain")
     if retrain:
         print(f"retraining: {_retrain_line(retrain)}")
+
+
+def _counts(result: dict[str, Any]) -> str:
+    return (f"{result['n_drifted']}/{result['n_checked']} features drifted (share {result['share_drifted']:.0%}, "
+            f"dataset drift at {result['drift_share']:.0%}: {'yes' if result['dataset_drift'] else 'no'})")
 
 
 def _retrain_line(r: dict[str, Any]) -> str:

@@ -177,6 +177,8 @@ class EvaluationConfig:
 class TrackingConfig:
     url: str = "sqlite:///runs/mlplat.db"
     artifacts: str = "runs/artifacts"
+    # seconds a run keeps retrying a store write that finds the write lock taken (with backoff)
+    lock_wait: float = 300.0
 
 
 @dataclass

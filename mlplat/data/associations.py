@@ -70,6 +70,7 @@ def _gram(cols: list[np.ndarray], centre: np.ndarray, n: int, missing: bool, pro
     total, total_sq = np.zeros(p), np.zeros(p)
     sx_gap, sxx_gap, both_gap = np.zeros((p, p)), np.zeros((p, p)), np.zeros((p, p))
     steps = max(1, math.ceil(n / chunk))
+    gapped = np.flatnonzero([np.isnan(c).any() for c in cols]) if missing else np.arange(p)
     for i, a in enumerate(range(0, n, chunk)):
         b = min(n, a + chunk)
         x, absent = _stack(cols, a, b, centre)
@@ -77,12 +78,14 @@ def _gram(cols: list[np.ndarray], centre: np.ndarray, n: int, missing: bool, pro
         if missing:
             total += x.sum(axis=0)
             total_sq += np.einsum("ij,ij->j", x, x)
-            rows = absent.any(axis=1)
+            # only the columns with gaps need a mask column (a third of the products at 195 columns)
+            gcols = gapped if gapped.size < p else slice(None)
+            rows = absent[:, gcols].any(axis=1)
             if rows.any():
-                xr, gap = x[rows], absent[rows].astype(np.float64)
-                sx_gap += xr.T @ gap
-                sxx_gap += (xr * xr).T @ gap
-                both_gap += gap.T @ gap
+                xr, gap = x[rows], absent[rows][:, gcols].astype(np.float64)
+                sx_gap[:, gcols] += xr.T @ gap
+                sxx_gap[:, gcols] += (xr * xr).T @ gap
+                both_gap[np.ix_(gapped, gapped)] += gap.T @ gap
         progress(what, i + 1, steps)
     if not missing:
         return _pairwise_from_sums(sxy, None, None, None)
@@ -169,7 +172,10 @@ def _categorical_associations(nums: list[_Numeric], cats: list[_Categorical], n:
 
 
 def _matrix(m: np.ndarray) -> list[list[float | None]]:
-    return [[_float(v) for v in row] for row in m]
+    """The matrix as JSON-safe lists (NaN/inf as None), in one pass: per-cell _float took 0.3 s at 195 columns."""
+    out = np.asarray(m, dtype=np.float64).astype(object)
+    out[~np.isfinite(np.asarray(m, dtype=np.float64))] = None
+    return out.tolist()
 
 
 def _cramers_v(table: np.ndarray) -> float:

@@ -112,18 +112,30 @@ def _numeric_array(series: pd.Series) -> np.ndarray:
     return series.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def _quantiles(s: np.ndarray) -> dict[str, float | None]:
-    n = s.size
+def _quantiles(u: np.ndarray, cum: np.ndarray) -> dict[str, float | None]:
+    """Linear-interpolated quantiles (numpy/pandas' default) read off the distinct values and their running counts."""
+    n = int(cum[-1])
     out: dict[str, float | None] = {}
     for q in QUANTILES:
         pos = q * (n - 1)
         lo = int(math.floor(pos))
         hi = min(lo + 1, n - 1)
         frac = pos - lo
+        # the value at sorted position p is the first distinct value whose running count exceeds p
+        a, b = float(u[np.searchsorted(cum, lo, side="right")]), float(u[np.searchsorted(cum, hi, side="right")])
         # numpy's "linear" method: a + (b - a) * t, written from the nearer end for t >= 0.5
-        a, b = float(s[lo]), float(s[hi])
         out[f"{round(q * 100):g}%"] = _float(b - (b - a) * (1 - frac) if frac >= 0.5 else a + (b - a) * frac)
     return out
+
+
+def _histogram_counts(u: np.ndarray, cum: np.ndarray, lo: float, hi: float, bins: int = HIST_BINS) -> dict[str, list]:
+    """Fixed-width bins over [min, max] (np.histogram's edges), counted from the distinct values' running counts."""
+    if hi <= lo:
+        return {"edges": [lo - 0.5, lo + 0.5], "counts": [int(cum[-1])]}
+    edges = np.linspace(lo, hi, bins + 1)
+    below = np.concatenate([[0], cum])[np.searchsorted(u, edges[1:-1], side="left")]  # values < each inner edge
+    counts = np.diff(np.concatenate([[0], below, [cum[-1]]]))
+    return {"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]}
 
 
 def _histogram_sorted(s: np.ndarray, lo: float, hi: float, bins: int = HIST_BINS) -> dict[str, list]:
@@ -134,6 +146,83 @@ def _histogram_sorted(s: np.ndarray, lo: float, hi: float, bins: int = HIST_BINS
     inner = np.searchsorted(s, edges[1:-1], side="left")
     counts = np.diff(np.concatenate([[0], inner, [s.size]]))
     return {"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]}
+
+
+COUNTING_MAX_RANGE = 1 << 16  # whole numbers spanning at most this (or n) are counted, not sorted
+_SIGN = np.uint64(1 << 63)
+
+
+def _small_whole_range(vals: np.ndarray) -> tuple[float, int] | None:
+    """(min, max - min) when every value is a whole number in a range small enough to count with bincount."""
+    m = vals.size
+    lo, hi = vals.min(), vals.max()
+    span = float(hi) - float(lo)
+    if span > max(COUNTING_MAX_RANGE, m):
+        return None
+    if vals.dtype.kind == "f":
+        head = vals[:1000]
+        if not np.array_equal(head, np.floor(head)) or not np.array_equal(vals, np.floor(vals)):
+            return None
+    return float(lo), int(span)
+
+
+def _float_keys(vals: np.ndarray) -> np.ndarray:
+    """Each value's bit pattern as a uint64 that sorts like the value (a new array, transformed in place)."""
+    key = vals.astype(np.float64, copy=True)
+    key += 0.0  # -0.0 becomes 0.0, one value as numpy compares them
+    key = key.view(np.uint64)
+    neg = key >= _SIGN
+    # IEEE order: negatives reversed, positives above them
+    np.invert(key, out=key, where=neg)
+    np.bitwise_or(key, _SIGN, out=key, where=~neg)
+    return key
+
+
+def _sort_order(vals: np.ndarray) -> np.ndarray:
+    """argsort(vals) (ties in any order), from one sort of 64-bit keys: about half argsort's time.
+
+    Each key is the value's order-preserving bit pattern with its low bits replaced by the row
+    position, so sorting the keys sorts the values and carries their positions along (numpy sorts
+    plain 64-bit integers with SIMD; argsort is several times slower). Values that agree on their
+    high bits (within about 2**-(53 - log2 n) of each other) come out in row order, not value
+    order: those few runs are found and sorted exactly; if too many, plain argsort.
+    """
+    m = vals.size
+    bits = max(1, (m - 1).bit_length())
+    if bits > 40:
+        return np.argsort(vals, kind="quicksort")
+    if vals.dtype.kind == "f":
+        key = _float_keys(vals)
+    else:
+        lo, hi = int(vals.min()), int(vals.max())
+        if hi - lo >= 1 << (64 - bits):
+            return np.argsort(vals, kind="quicksort")
+        key = (vals - lo).astype(np.uint64)
+        key <<= np.uint64(bits)  # whole numbers keep every bit: no run can come out of order
+    exact = vals.dtype.kind != "f"
+    if not exact:
+        key >>= np.uint64(bits)
+        key <<= np.uint64(bits)
+    key |= np.arange(m, dtype=np.uint64)
+    key.sort()
+    key &= np.uint64((1 << bits) - 1)
+    order = key.view(np.intp)  # the positions, in place: no third n-sized array
+    if exact:
+        return order
+    s = vals[order]
+    bad = np.flatnonzero(s[1:] < s[:-1])
+    del s
+    if not bad.size:
+        return order
+    if bad.size > 1000:
+        return np.argsort(vals, kind="quicksort")
+    high = _float_keys(vals[order]) >> np.uint64(bits)  # the sorted values' high bits: their runs
+    runs = np.unique(high[bad])
+    a, b = np.searchsorted(high, runs, side="left"), np.searchsorted(high, runs, side="right")
+    for lo_, hi_ in zip(a.tolist(), b.tolist(), strict=True):  # a handful of short runs
+        seg = order[lo_:hi_]
+        order[lo_:hi_] = seg[np.argsort(vals[seg], kind="stable")]
+    return order
 
 
 def _numeric_column(name: str, series: pd.Series, want_ranks: bool) -> tuple[dict[str, Any], _Numeric | None]:
@@ -160,43 +249,67 @@ def _numeric_column(name: str, series: pd.Series, want_ranks: bool) -> tuple[dic
     if m == 0:
         col.update(n_distinct=0, distinct_share=0.0, top_share=None)
         return col, None
-    if want_ranks:
-        order = np.argsort(vals, kind="quicksort")
-        s = vals[order]
-    else:
-        order, s = None, np.sort(vals)
     monotonic = bool(not has_bad and (m < 2 or bool(np.all(vals[1:] >= vals[:-1]))))
-    del vals
-    cut = np.flatnonzero(s[1:] != s[:-1]) + 1
-    starts = np.concatenate([[0], cut])
-    del cut
-    sizes = np.diff(np.concatenate([starts, [m]]))
-    n_distinct = int(starts.size)
-    mean = float(s.mean())
-    std = float(s.std(ddof=1)) if m > 1 else 0.0
-    lo, hi = float(s[0]), float(s[-1])
+    rank_dtype = np.float32 if m < (1 << 23) else np.float64  # float32 holds every half-integer below 2**23
+    counting = _small_whole_range(vals)
+    in_order = None
+    if counting is not None:
+        # whole numbers in a small range (counts, codes, 0/1, ages): one bincount instead of a sort
+        lo0, span = counting
+        codes = (vals - lo0).astype(np.intp) if floating else (vals - int(lo0)).astype(np.intp)
+        del vals
+        counts = np.bincount(codes, minlength=span + 1)
+        nz = np.flatnonzero(counts)
+        sizes = counts[nz]
+        u = nz.astype(np.float64) + lo0
+        cum = np.cumsum(sizes)
+        mean = float(np.dot(u, sizes) / m)
+        std = float(math.sqrt(np.dot(sizes, (u - mean) ** 2) / (m - 1))) if m > 1 else 0.0
+        if want_ranks:
+            avg = np.zeros(span + 1, dtype=np.float64)
+            avg[nz] = cum - (sizes - 1) / 2.0  # average 1-based rank of each value's ties
+            in_order = avg.astype(rank_dtype)[codes]
+        del codes, counts
+    else:
+        if want_ranks:
+            order = _sort_order(vals)
+            s = vals[order]
+        else:
+            order, s = None, np.sort(vals)
+        del vals
+        cut = np.flatnonzero(s[1:] != s[:-1]) + 1
+        starts = np.concatenate([[0], cut])
+        del cut
+        sizes = np.diff(np.concatenate([starts, [m]]))
+        u = s[starts].astype(np.float64, copy=False)
+        cum = np.cumsum(sizes)
+        mean = float(s.mean(dtype=np.float64))  # float64 sums for float32 columns too (pandas' figure)
+        std = float(s.std(ddof=1, dtype=np.float64)) if m > 1 else 0.0
+        del s
+        if order is not None:
+            avg = ((2 * starts + sizes + 1) / 2.0).astype(rank_dtype)  # average 1-based rank of each tie group
+            in_order = np.empty(m, dtype=rank_dtype)
+            in_order[order] = np.repeat(avg, sizes)
+            del order
+    n_distinct = int(u.size)
+    lo, hi = float(u[0]), float(u[-1])
     top = int(sizes.argmax())
+    zero = int(np.searchsorted(u, 0.0, side="left"))
     col.update(
-        n_distinct=n_distinct, distinct_share=n_distinct / m, top_value=float(s[starts[top]]),
+        n_distinct=n_distinct, distinct_share=n_distinct / m, top_value=float(u[top]),
         top_share=float(sizes[top]) / m,
-        n_zeros=int(np.searchsorted(s, 0, side="right") - np.searchsorted(s, 0, side="left")),
-        min=lo, max=hi, mean=_float(mean), std=_float(std), quantiles=_quantiles(s),
-        histogram=_histogram_sorted(s, lo, hi),
-        integral=bool(np.all(np.mod(s[starts[: min(n_distinct, 5000)]], 1) == 0)),
+        n_zeros=int(sizes[zero]) if zero < n_distinct and u[zero] == 0 else 0,
+        min=lo, max=hi, mean=_float(mean), std=_float(std), quantiles=_quantiles(u, cum),
+        histogram=_histogram_counts(u, cum, lo, hi),
+        integral=bool(np.all(np.mod(u[: min(n_distinct, 5000)], 1) == 0)),
         monotonic_increasing=monotonic,
     )
     if n_distinct <= ALLOWED_LIST_MAX:
-        col["values"] = [float(s[i]) for i in starts]
-    del s
+        col["values"] = [float(v) for v in u]
     ranks = None
-    if want_ranks and order is not None:
-        dtype = np.float32 if m < (1 << 23) else np.float64  # float32 holds every half-integer below 2**23
-        avg = ((2 * starts + sizes + 1) / 2.0).astype(dtype)  # average 1-based rank of each tie group
-        in_order = np.empty(m, dtype=dtype)
-        in_order[order] = np.repeat(avg, sizes)
-        del order
+    if in_order is not None:
         if has_bad:
-            ranks = np.full(n, np.nan, dtype=dtype)
+            ranks = np.full(n, np.nan, dtype=rank_dtype)
             ranks[present] = in_order
             del in_order
         else:
@@ -268,7 +381,11 @@ def _as_datetime(series: pd.Series) -> pd.Series | None:
         return series
     if not (pd.api.types.is_object_dtype(series.dtype) or pd.api.types.is_string_dtype(series.dtype)):
         return None
-    sample = series.dropna().iloc[:200]
+    # the first 200 present values, without dropping the gaps of the whole column first (0.14 s at 1M rows)
+    sample = series.iloc[:5000].dropna()
+    if len(sample) < 200:
+        sample = series.dropna()
+    sample = sample.iloc[:200]
     if sample.empty or not all(isinstance(v, str) and _ISO_DATE.match(v) for v in sample):
         return None
     try:

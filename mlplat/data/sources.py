@@ -76,8 +76,19 @@ def _local_path(cfg: Any) -> Path:
 
 def _load_csv(cfg: Any) -> pd.DataFrame:
     path = _local_path(cfg)
+    options = dict(cfg.get("read_options") or {})
     try:
-        return pd.read_csv(path, **dict(cfg.get("read_options") or {}))
+        df = pd.read_csv(path, **options)
+        if options.get("header", "infer") == "infer" and "names" not in options:
+            # pandas renames a repeated header "x, x" to "x, x.1"; keep the file's own names so the
+            # schema check refuses the duplicates instead of training on a made-up column
+            header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False,
+                                 **{k: v for k, v in options.items() if k in ("sep", "delimiter", "encoding",
+                                                                              "quotechar", "skiprows")})
+            names = [str(v) for v in header.iloc[0].tolist()] if len(header) else []
+            if len(names) == df.shape[1] and len(set(names)) < len(names):
+                df.columns = names
+        return df
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DataSourceError(f"dataset {cfg['name']!r}: cannot parse CSV {str(path)!r}: {exc}") from exc
 

@@ -57,23 +57,54 @@ def _column_problems(name: str, series: pd.Series, rule: Any) -> list[str]:
         bad = int(bad_mask.sum())
         if bad:
             examples = sorted(set(as_text[bad_mask].head(50)))[:3]
-            problems.append(f"column {name!r} has {bad} rows outside the allowed values (e.g. {examples})")
+            problems.append(f"column {name!r} has {bad} rows outside the allowed values {[str(a) for a in allowed]} "
+                            f"(e.g. {examples}){_yaml_boolean_hint(allowed)}")
+    return problems
+
+
+# what YAML 1.1 reads as a boolean when unquoted (no, yes, on, off, true, false in any case)
+_YAML_BOOLEANS = {"True", "False", "true", "false"}
+
+
+def _yaml_boolean_hint(allowed: list) -> str:
+    """``allowed: [No, Yes]`` arrives as [False, True]: say so, since the data's "No" then never matches."""
+    if not any(isinstance(a, bool) or str(a) in _YAML_BOOLEANS for a in allowed):
+        return ""
+    return (": YAML reads unquoted No/Yes/On/Off/true/false as booleans, so quote the values in the dataset "
+            "config, e.g. allowed: [\"No\", \"Yes\"]")
+
+
+def _frame_problems(df: pd.DataFrame) -> list[str]:
+    """Infinite values in numeric columns (scikit-learn refuses them deep inside a fit)."""
+    problems = []
+    numeric = df.select_dtypes(include="number")
+    if numeric.shape[1]:
+        counts = np.isinf(numeric.to_numpy(dtype=np.float64, na_value=np.nan)).sum(axis=0)
+        infinite = {str(c): int(n) for c, n in zip(numeric.columns, counts, strict=True) if n}
+        if infinite:
+            listed = ", ".join(f"{c!r} ({n})" for c, n in infinite.items())
+            problems.append(f"infinite values in column(s) {listed}: replace them with a number or leave them "
+                            "empty (missing)")
     return problems
 
 
 def validate(df: pd.DataFrame, cfg: Any) -> None:
     """Raise SchemaViolation/TargetError if ``df`` breaks the dataset's declared schema."""
     where = f"conf/dataset/{cfg['name']}.yaml"
+    duplicated = df.columns[df.columns.duplicated()].unique()
+    if len(duplicated):  # every later check reads columns by name
+        raise SchemaViolation(f"dataset {cfg['name']!r} has duplicate column names {[str(c) for c in duplicated]}: "
+                              "rename them in the source so each column has one name")
     if len(df) == 0:
         raise SchemaViolation(f"dataset {cfg['name']!r} is empty (0 rows); check the source file or query")
     target = cfg["target"]
     if target not in df.columns:
         raise TargetError(
             f"target column {target!r} not found in dataset {cfg['name']!r}; "
-            f"columns are {', '.join(map(str, df.columns[:12]))}{'...' if len(df.columns) > 12 else ''}; "
+            f"columns are {', '.join(map(repr, map(str, df.columns[:12])))}{'...' if len(df.columns) > 12 else ''}; "
             f"fix dataset.target in {where}"
         )
-    problems: list[str] = []
+    problems: list[str] = _frame_problems(df)
     min_rows = int(cfg.get("min_rows") or 1)
     if len(df) < min_rows:
         problems.append(f"{len(df)} rows, fewer than min_rows={min_rows}")

@@ -15,6 +15,7 @@ from hydra.utils import instantiate
 
 from mlplat.errors import ConfigError
 from mlplat.extras import EXTRAS as EXTRA_MODULES
+from mlplat.models import params as model_params
 
 DEFAULT_ALLOWED = ("sklearn", "xgboost", "lightgbm", "catboost", "mlplat")
 # top-level module -> the pip extra that installs it (declared once, in mlplat/extras.py)
@@ -81,10 +82,11 @@ def _import_error(target: str, exc: BaseException) -> ConfigError | None:
 
 
 def build_estimator(model: Any, task: str, seed: int, threads: int | None,
-                    allowed: list[str] | tuple[str, ...] | None = None) -> Any:
-    """A fresh, unfitted estimator with the config's hyper-parameters."""
+                    allowed: list[str] | tuple[str, ...] | None = None, *, native_check: bool = False) -> Any:
+    """A fresh, unfitted estimator with the config's hyper-parameters (``native_check``: their
+    values also go through the booster's own parser, as the pre-check does once per value)."""
     target = estimator_class_path(model, task, allowed)
-    params = {**dict(model.get("params") or {}), **dict(model.get(f"{'classifier' if task == 'classification' else 'regressor'}_params") or {})}
+    params = model_params.requested(model, task)  # model.params under the task's own section
     if model.get("seed_param"):
         params.setdefault(model["seed_param"], seed)
     if model.get("threads_param") and threads:
@@ -114,10 +116,6 @@ def build_estimator(model: Any, task: str, seed: int, threads: int | None,
             f"model {model['name']!r}: unknown parameter(s) {unknown} for {target}; "
             f"known: {', '.join(sorted(known & declared if declared else known)[:40])}"
         )
-    validate = getattr(estimator, "_validate_params", None)
-    if validate is not None and hasattr(estimator, "_parameter_constraints"):  # scikit-learn's own declared constraints, checked before any fit
-        try:
-            validate()
-        except ValueError as exc:
-            raise ConfigError(f"model {model['name']!r}: {exc}") from exc
+    # every family's values by its library's own rules, before any fit (models/params.py)
+    model_params.check_values(model["name"], target, estimator, params, native=native_check)
     return estimator

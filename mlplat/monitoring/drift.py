@@ -6,9 +6,10 @@ normal path: no training data needed) or a raw reference ``DataFrame`` ("exact"
 mode, used for equivalence tests and benchmarks; identical to a profile whose
 sample is the full sorted reference).
 
-Default method choice (mirrors Evidently 0.7's ``_get_default_stattest`` so
-verdicts are comparable with a widely used tool; ``n_ref`` = non-null
-reference values, ``n_values`` = distinct values in reference ∪ current):
+Default method choice (after Evidently 0.7's ``_get_default_stattest`` so
+verdicts are comparable with a widely used tool; ``n_ref`` = non-null values of
+the *smaller* of reference and current (Evidently: the reference's), ``n_values``
+= distinct values in reference ∪ current):
 
 ==================  ==========================================  ===============
 reference size      numeric                                     categorical
@@ -56,6 +57,12 @@ Status per feature:
   method...); ``reason`` says why.  Nothing raises.
 * ``ok``     – otherwise.
 
+Multiple tests (``multiple_testing``, default ``"bh"``): the p-values of every
+p-value test of one check (features and predictions) are adjusted together with
+Benjamini-Hochberg and each verdict uses its adjusted p (``p_adjusted``), so
+undrifted data seldom raises a drift anywhere in a many-column check;
+``"none"`` tests each column alone, as Evidently.
+
 Dataset level: ``share_drifted`` = features with status ``drift`` / features
 checked (status not ``error``); ``dataset_drift`` when that share is
 ``>= drift_share`` (default 0.5, as Evidently).  Overall ``status``: ``error``
@@ -85,6 +92,7 @@ from mlplat.monitoring.feature_drift import (
     _check_categorical,
     _check_numeric,
     _error,
+    adjust_for_multiple_tests,
 )
 from mlplat.monitoring.profile import (
     PROFILE_FORMAT,
@@ -115,7 +123,11 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "categorical": None,
     "n_jobs": None,
     "plot_categories": 12,
+    # "bh": Benjamini-Hochberg over every p-value test of one check (features and predictions);
+    # "none": each column at its own threshold, as Evidently
+    "multiple_testing": "bh",
 }
+MULTIPLE_TESTING = ("bh", "none")
 
 
 @dataclass
@@ -133,6 +145,8 @@ class DriftResult:
     predictions: dict[str, FeatureDrift] = field(default_factory=dict)
     ignored_columns: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # why the overall status is what it is, one line ("prediction drifted: ...; 0/5 features drifted")
+    verdict: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe nested dict."""
@@ -328,6 +342,7 @@ def _summarise(
     else:
         status = "ok"
     return DriftResult(
+        verdict=_verdict_line(status, dataset_drift, n_drifted, len(checked), share, drift_share, features, preds),
         status=status,
         dataset_drift=dataset_drift,
         share_drifted=share,
@@ -340,6 +355,27 @@ def _summarise(
         ignored_columns=ignored,
         notes=notes,
     )
+
+
+def _verdict_line(status: str, dataset_drift: bool, n_drifted: int, n_checked: int, share: float,
+                  drift_share: float, features: dict[str, FeatureDrift], preds: dict[str, FeatureDrift]) -> str:
+    """Which part made the overall status: the features (share past drift_share) or the predictions."""
+    feats = f"{n_drifted}/{n_checked} features drifted"
+    drifted_preds = [p for p in preds.values() if p.status == "drift"]
+    parts = []
+    if drifted_preds:
+        parts.append("; ".join(f"{'prediction' if p.name == 'prediction' else p.name} drifted ({p.reason})"
+                               for p in drifted_preds))
+    if dataset_drift:
+        parts.append(f"dataset drift: {feats} (share {share:.0%} >= {drift_share:.0%})")
+    else:
+        parts.append(f"{feats} (dataset drift at {drift_share:.0%}: no)")
+    if status == "warn" and not drifted_preds:
+        near = [f.name for f in [*features.values(), *preds.values()] if f.status in ("drift", "warn", "error")]
+        parts.append(f"to watch: {', '.join(near[:5])}" + (f" and {len(near) - 5} more" if len(near) > 5 else ""))
+    if status == "error":
+        return "nothing could be checked"
+    return "; ".join(parts)
 
 
 def check_drift(
@@ -373,4 +409,10 @@ def check_drift(
     features = _run(getters, current, cfg)
     pred_tasks, pred_frame, pred_cfg = _prediction_tasks(ref_preds, predictions, cfg, notes)
     preds = _run(pred_tasks, pred_frame, pred_cfg) if pred_tasks else {}
+    if cfg["multiple_testing"] == "bh":
+        n_tests = adjust_for_multiple_tests([*features.values(), *preds.values()], cfg)
+        if n_tests > 1:
+            notes.append(f"p-values adjusted for {n_tests} tests (Benjamini-Hochberg)")
+    elif cfg["multiple_testing"] != "none":
+        notes.append(f"multiple_testing={cfg['multiple_testing']!r} ignored: use one of {', '.join(MULTIPLE_TESTING)}")
     return _summarise(mode, features, preds, cfg, ignored, notes)

@@ -23,7 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "drift": {
         "drift_share": 0.5, "warn_ratio": 0.5, "null_share_threshold": 0.05, "unseen_share_threshold": 0.05,
         "num_method": None, "cat_method": None, "num_threshold": None, "cat_threshold": None,
-        "features": {}, "predictions": {},
+        "features": {}, "predictions": {}, "multiple_testing": "bh",
     },
     "performance": {"tolerance": {"default": 0.05}, "warn_ratio": 0.5, "min_rows": 30},
     "latency": {"slo": {"p50_ms": None, "p95_ms": 50.0, "p99_ms": 100.0}, "warn_ratio": 0.8, "min_requests": 20},
@@ -106,6 +106,9 @@ def _validate(cfg: dict[str, Any]) -> None:
         if spec.get("method") is not None and spec["method"] not in DRIFT_METHODS:
             raise ConfigError(f"{WHERE}: {where}.method={spec['method']!r} is not a method; use one of "
                               f"{', '.join(DRIFT_METHODS)}")
+    if drift["multiple_testing"] not in ("bh", "none"):
+        raise ConfigError(f"{WHERE}: drift.multiple_testing={drift['multiple_testing']!r} is not supported; "
+                          "use bh (Benjamini-Hochberg over the check's p-value tests) or none")
     if not 0 < float(drift["drift_share"]) <= 1:
         raise ConfigError(f"{WHERE}: drift.drift_share={drift['drift_share']} must be in (0, 1]")
     for metric, tol in cfg["performance"]["tolerance"].items():
@@ -117,9 +120,6 @@ def _validate(cfg: dict[str, Any]) -> None:
     retrain = cfg["retrain"]
     if retrain["when"] not in RETRAIN_WHEN:
         raise ConfigError(f"{WHERE}: retrain.when={retrain['when']!r} is not supported; use drift or null")
-    if retrain["when"] and not (retrain["command"] or retrain["sweep"]):
-        raise ConfigError(f"{WHERE}: retrain.when={retrain['when']!r} needs retrain.command (overrides for "
-                          "`mlplat train`, e.g. [experiment=churn_baseline]) or retrain.sweep")
     if int(retrain["confirm"]) < 1:
         raise ConfigError(f"{WHERE}: retrain.confirm={retrain['confirm']} must be at least 1")
     if any(not isinstance(a, str) for a in retrain["command"]):

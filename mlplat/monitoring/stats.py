@@ -34,6 +34,7 @@ No per-row Python loops: everything is ``np.sort``/``np.searchsorted``/
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from dataclasses import dataclass
@@ -107,7 +108,7 @@ def _two_valued(h: int, n1: int, n2: int, g: int) -> tuple[np.ndarray, np.ndarra
     return np.repeat([0.0, 1.0], [i, n1 - i]), np.repeat([0.0, 1.0], [j, n2 - j])
 
 
-def _lattice_samples(d: float, n1: int, n2: int) -> tuple[np.ndarray, np.ndarray] | None:
+def _lattice_samples(h0: int, n1: int, n2: int) -> tuple[np.ndarray, np.ndarray] | None:
     """Two samples of sizes ``n1`` and ``n2`` whose KS statistic is ``d``.
 
     SciPy's exact two-sided p-value depends on the statistic and the two sizes only, and its
@@ -119,7 +120,6 @@ def _lattice_samples(d: float, n1: int, n2: int) -> tuple[np.ndarray, np.ndarray
     """
     g = math.gcd(n1, n2)
     lcm = (n1 // g) * n2
-    h0 = int(np.round(d * lcm))  # d in units of 1/lcm, as ks_2samp rounds it
     for step in range(lcm + 1):
         for h in (h0 - step, h0 + step) if step else (h0,):
             if not 0 <= h <= lcm:
@@ -136,7 +136,15 @@ def _lattice_samples(d: float, n1: int, n2: int) -> tuple[np.ndarray, np.ndarray
 def _ks_exact_pvalue(d: float, n1: int, n2: int) -> float | None:
     """SciPy's exact two-sided p-value through its public ``ks_2samp(method="exact")``, or
     None when SciPy cannot compute it exactly (it then falls back itself, with a warning)."""
-    samples = _lattice_samples(d, n1, n2)
+    lcm = (n1 // math.gcd(n1, n2)) * n2
+    return _ks_exact_lattice(int(np.round(d * lcm)), n1, n2)  # d in units of 1/lcm, as ks_2samp rounds it
+
+
+# The p-value depends on (statistic, n1, n2) only, and a check's features mostly share both sizes
+# (no nulls): the statistics of one check fall on few lattice points, so they are computed once.
+@functools.lru_cache(maxsize=4096)
+def _ks_exact_lattice(h0: int, n1: int, n2: int) -> float | None:
+    samples = _lattice_samples(h0, n1, n2)
     if samples is None:
         return None
     with warnings.catch_warnings():

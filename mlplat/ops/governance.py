@@ -21,6 +21,7 @@ from mlplat.governance.render import iso
 from mlplat.governance.report_format import RENDERERS
 from mlplat.governance.schema import governance_reports
 from mlplat.ops.common import compose_plain, open_store
+from mlplat.registry import versions
 from mlplat.tracking import audit
 
 FORMATS = ("md", "html", "json")
@@ -83,9 +84,24 @@ def governance_report(*, since: float, fmt: str = "md", output: str | None = Non
     return out
 
 
-def lineage(ref: str, *, store=None) -> dict[str, Any]:
-    """Dataset -> run -> config/code -> version -> approvals -> alias changes for ``ref`` (name, name:3, name@alias)."""
-    data = lin.lineage(_store(store), ref)
+def lineage(ref: str, *, store=None, default_alias: str | None = None) -> dict[str, Any]:
+    """Dataset -> run -> config/code -> version -> approvals -> alias changes for ``ref`` (name, name:3, name@alias).
+
+    A bare name means the version the service serves (``default_alias``, else conf/serving
+    ``alias``, e.g. production) when that alias exists, else the newest version; ``chosen`` says which.
+    """
+    store = _store(store)
+    parsed = versions.parse_ref(ref)
+    chosen = None
+    if parsed.version is None and parsed.alias is None:
+        alias = default_alias or str((compose_plain([]).get("serving") or {}).get("alias") or "production")
+        with store.read() as conn:
+            versions.resolve(conn, parsed)  # NotFound with the fix when the model is unknown
+            on_alias = alias in versions.aliases_of(conn, parsed.name)
+        ref = f"{parsed.name}@{alias}" if on_alias else ref
+        chosen = f"the version on {alias}" if on_alias else f"the newest version ({parsed.name} has no {alias} alias)"
+    data = lin.lineage(store, ref)
+    data["chosen"] = chosen
     data["chain"] = lin.chain_rows(data)
     return data
 

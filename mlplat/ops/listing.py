@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
-from mlplat.errors import ConfigError
+from mlplat.errors import ConfigError, NotFound
 from mlplat.evaluation.metrics import DEFAULT_PRIMARY, get_metric
 from mlplat.ops.common import default_tracking, open_store
 from mlplat.project import resolve_sqlite_url
@@ -41,6 +41,22 @@ def _rows(query, *, store, url: str | None) -> list[dict]:
     return _store_runs().query_rows(store, query)
 
 
+def _with_sweep(filters: dict | None, *, store, url: str | None) -> dict | None:
+    """``sweep_id`` given as a unique prefix (the 8 characters tables show) becomes the full id,
+    as `runs show` takes run id prefixes; NotFound when it names several. A value no sweep row
+    starts with is kept as given (runs logged with a sweep id of their own)."""
+    ref = (filters or {}).get("sweep_id")
+    if not ref:
+        return filters
+    ref = str(ref).strip()
+    found = [r["id"] for r in _rows(partial(queries.sweep_ids, prefix=ref), store=store, url=url)]
+    if ref in found or not found:
+        return {**filters, "sweep_id": ref}
+    if len(found) > 1:
+        raise NotFound(f"sweep id prefix {ref!r} is ambiguous ({', '.join(found)}...); give more characters")
+    return {**filters, "sweep_id": found[0]}
+
+
 def leaderboard(*, metric: str | None = None, stage: str = "cv", filters: dict | None = None,
                 since: float | None = None, top: int = 10, store=None, url: str | None = None) -> dict:
     """Runs ranked by ``metric``: {metric, direction, rows} (read as _rows says)."""
@@ -49,6 +65,7 @@ def leaderboard(*, metric: str | None = None, stage: str = "cv", filters: dict |
     m = get_metric(metric)
     if top < 1:
         raise ConfigError(f"--top must be at least 1 (got {top})")
+    filters = _with_sweep(filters, store=store, url=url)
     rows = _rows(partial(queries.leaderboard, metric=metric, greater_is_better=m.greater_is_better, stage=stage,
                          filters=filters, since=since, top=top), store=store, url=url)
     return {"metric": metric, "direction": m.direction,
@@ -77,13 +94,15 @@ def list_runs(*, filters: dict | None = None, since: float | None = None, page: 
               store=None, url: str | None = None) -> list[dict]:
     """One page of runs, newest first (read as _rows says)."""
     queries.check_page(page, page_size)
+    filters = _with_sweep(filters, store=store, url=url)
     return _rows(partial(queries.list_runs, filters=filters, since=since, limit=page_size,
                          offset=(page - 1) * page_size), store=store, url=url)
 
 
 def iter_runs(*, filters: dict | None = None, since: float | None = None, store=None) -> Iterable[dict]:
     """Every matching run, newest first, read in batches: for streaming a whole listing."""
-    return _store_runs().iter_runs(store or open_store(), filters=filters, since=since)
+    store = store or open_store()
+    return _store_runs().iter_runs(store, filters=_with_sweep(filters, store=store, url=None), since=since)
 
 
 def show_run(ref: str, *, store=None) -> dict[str, Any]:

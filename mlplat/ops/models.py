@@ -10,7 +10,6 @@ the run can be registered, promoted, served and monitored like any other.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -172,6 +171,7 @@ def log_run(model: Any, *, X=None, y=None, X_test=None, y_test=None, params: dic
         "evaluation": {"primary": primary, "test_size": test_size, "metrics": sorted({*given, *holdout})},
         "tracking": tracking,
     }
+    art.check_writable(tracking["artifacts"])
     runs_store.start_run(store, runs_store.RunStart(
         id=run_id, experiment=experiment, actor=actor, source=source, config=config, overrides=[],
         config_hash=provenance.config_hash(config), code_version=provenance.code_version()[0],
@@ -180,7 +180,7 @@ def log_run(model: Any, *, X=None, y=None, X_test=None, y_test=None, params: dic
         tags=dict(tags or {}), params=dict(params or {}),
     ))
     try:
-        run_dir = Path(tracking["artifacts"]) / run_id
+        run_dir = art.run_location(tracking["artifacts"], run_id)
         y_train = ys[0] if y is not None else pd.Series(np.asarray(y_test), name=target)
         features = engine._feature_report(model) if hasattr(model, "steps") else {"names": [str(c) for c in X.columns]}
         written = [
@@ -193,8 +193,10 @@ def log_run(model: Any, *, X=None, y=None, X_test=None, y_test=None, params: dic
             art.write_json(run_dir, "signature.json", engine._signature(X, y_train, labels, task,
                                                                        (declared or {}).get("columns"))),
         ]
-        written += engine._extra_artifacts(run_dir, X, X_test if X_test is not None else X, model,
-                                           config["dataset"], task)
+        # a model fitted elsewhere cannot be cross-validated here: its reference outputs are
+        # its predictions on the test rows (or on X when none were given)
+        reference = engine.monitored_output(model, X_test if X_test is not None else X, task)
+        written += engine._extra_artifacts(run_dir, X, reference, config["dataset"])
         runs_store.finish_run(store, run_id, runs_store.RunResult(
             cv={k: (v, float("nan")) for k, v in given.items()}, folds=[], holdout=holdout,
             primary_value=float(primary_value), fit_time_s=0.0, duration_s=time.perf_counter() - t_start,

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from mlplat.errors import MonitoringError
 from mlplat.monitoring import alerts, checks
 from mlplat.monitoring import retrain as rt
-from mlplat.monitoring.checks import worst_first
+from mlplat.monitoring.checks import read_table, worst_first
 from mlplat.monitoring.drift import check_drift as run_check
 from mlplat.monitoring.report import to_html
 from mlplat.monitoring.schema import monitor_checks
@@ -47,6 +47,7 @@ from mlplat.ops.monitoring_inputs import (
     _resolve_version,
     _run_dataset,
     _scored_file,
+    _version_of_file,
     _window,
 )
 from mlplat.ops.monitoring_records import (
@@ -62,6 +63,7 @@ from mlplat.ops.monitoring_records import (
     _write,
 )
 from mlplat.registry import versions
+from mlplat.tracking.runs import get_run
 
 
 def _confirmed(ctx: _Context, name: str, needed: int) -> bool:
@@ -129,13 +131,16 @@ def check_drift(name_or_ref: str, *, current: str | None = None, since: float | 
                               "prediction-log window), e.g. --current batch.parquet or --since 24h")
     out_fmt = _output_format(fmt, output)
     ctx = _Context(monitor, serving, overrides, store)
-    version = _resolve_version(ctx.store, name_or_ref, str(ctx.serving.get("alias") or "production"))
+    alias = str(ctx.serving.get("alias") or "production")
+    frame = read_table(current, "current") if current is not None else None
+    version = (_version_of_file(ctx.store, name_or_ref, alias, frame, current) if frame is not None
+               else _resolve_version(ctx.store, name_or_ref, alias))
     name, v = version["name"], int(version["version"])
     profile, profile_error = _load_profile(ctx.store, version)
     notes: list[str] = []
     window: dict[str, Any] | None = None
     if current is not None:
-        features, preds = _drift_inputs_from_file(ctx, version, profile, current, notes)
+        features, preds = _drift_inputs_from_file(ctx, version, profile, current, notes, frame)
         n_rows, source_desc = len(features), str(current)
     else:
         start, end = _window(since, until)
@@ -151,7 +156,7 @@ def check_drift(name_or_ref: str, *, current: str | None = None, since: float | 
     out: dict[str, Any] = {
         "kind": "drift", "model": name, "version": v, "ref": f"{name}:{v}", "checked_at": checked_at,
         "input": source_desc, "window": window, "n_rows": n_rows,
-        **{k: result[k] for k in ("status", "dataset_drift", "share_drifted", "drift_share", "n_checked",
+        **{k: result[k] for k in ("status", "verdict", "dataset_drift", "share_drifted", "drift_share", "n_checked",
                                    "n_drifted", "ignored_columns")},
         "features": _strip_plots(result["features"]), "predictions": _strip_plots(result["predictions"]),
         "notes": [*([profile_error] if profile_error else []), *notes, *result["notes"]],
@@ -182,7 +187,7 @@ def check_drift(name_or_ref: str, *, current: str | None = None, since: float | 
         findings.insert(0, alerts.Finding("dataset", "drift", f"{out['n_drifted']}/{out['n_checked']} features "
                                                               f"drifted (share >= {out['drift_share']:g})"))
     out["alert"] = _alert(ctx, kind="drift", out=out, findings=findings,
-                          title=f"Drift on {name}:{v}: {out['n_drifted']}/{out['n_checked']} features drifted")
+                          title=f"Drift on {name}:{v}: {out['verdict']}")
     out["retrain"] = _maybe_retrain(ctx, out, actor, source)
     return out
 
@@ -200,7 +205,10 @@ def check_performance(name_or_ref: str, *, labels: str, id_column: str | None = 
     overall: ok | warn | degraded | error.
     """
     ctx = _Context(monitor, serving, overrides, store)
-    version = _resolve_version(ctx.store, name_or_ref, str(ctx.serving.get("alias") or "production"))
+    alias = str(ctx.serving.get("alias") or "production")
+    frame = read_table(current, "current") if current is not None else None
+    version = (_version_of_file(ctx.store, name_or_ref, alias, frame, current) if frame is not None
+               else _resolve_version(ctx.store, name_or_ref, alias))
     name, v = version["name"], int(version["version"])
     labels_df = checks.read_table(labels, "labels")
     dataset = _run_dataset(ctx.store, version)
@@ -208,7 +216,7 @@ def check_performance(name_or_ref: str, *, labels: str, id_column: str | None = 
     notes: list[str] = []
     window = None
     if current is not None:
-        scored = _scored_file(ctx, version, current, notes)
+        scored = _scored_file(ctx, version, current, notes, frame)
         key = id_column or str(dataset.get("id_column") or "id")
         if key not in scored.columns:
             raise MonitoringError(f"id column {key!r} is not in the current file {current!r}; name it with --id-column")
@@ -345,21 +353,39 @@ def monitor_history(name: str, *, limit: int = 50, kind: str | None = None, stor
     return rows
 
 
+# overrides of the original run that a retraining must not repeat: its store and output folders
+# (the retraining gets this store), and sweep-only choices (a retraining is one run)
+_NOT_REPEATED = ("tracking.", "hydra.", "sweep=", "launcher=", "tags.monitor_retrain")
+
+
+def _same_training(ctx: _Context, name: str) -> list[str]:
+    """No retraining declared: train again as the version being monitored was trained (its run's overrides)."""
+    version = _resolve_version(ctx.store, name, str(ctx.serving.get("alias") or "production"))
+    run = get_run(ctx.store, version["run_id"])
+    if (run.get("config") or {}).get("logged"):
+        raise MonitoringError(f"{name}:{version['version']} was trained outside mlplat (log_run), so it cannot be "
+                              "trained again as it was: declare the retraining in conf/monitor, e.g. "
+                              "--set 'monitor.retrain.command=[\"experiment=churn_baseline\"]'")
+    return [o for o in run.get("overrides") or [] if not o.lstrip("+~").startswith(_NOT_REPEATED)]
+
+
 def retrain(name: str, *, actor: str, source: str, reason: str | None = None, check_id: int | None = None,
             store=None, monitor: dict | None = None, overrides: list[str] | None = None,
             policy: dict | None = None, notify: bool = True) -> dict[str, Any]:
     """Run the retraining declared in monitor.retrain now (blocks): train, register, open an approval request.
+
+    Nothing declared (the shipped config): train again with the overrides of the run behind
+    the monitored version (its served alias, else its latest version).
 
     Never promotes: the new version waits for an approver. The bot's "Retrain" button and
     the background launch after confirmed drift both end here. ``status`` is done | failed.
     """
     ctx = _Context(monitor, {}, overrides, store, policy)
     spec = ctx.settings["retrain"]
-    if not (spec["command"] or spec["sweep"]):
-        raise MonitoringError("no retraining is declared: set monitor.retrain.command (overrides for `mlplat "
-                              "train`, e.g. [experiment=churn_baseline]) or monitor.retrain.sweep in conf/monitor")
     with ctx.store.read() as conn:
         versions.resolve(conn, versions.Ref(versions.check_name(name)))
+    if not (spec["command"] or spec["sweep"]):
+        spec = {**spec, "command": _same_training(ctx, name)}
     result = rt.run(name, spec, store=ctx.store, actor=actor, source=source, policy=ctx.policy, registry=registry_ops,
                     reason=reason or f"requested by {actor} ({source})", check_id=check_id)
     if notify:

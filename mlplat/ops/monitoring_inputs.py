@@ -69,6 +69,30 @@ def _resolve_version(store, ref_text: str, default_alias: str) -> dict[str, Any]
     return versions.get(store, r)
 
 
+def _version_of_file(store, ref_text: str, default_alias: str, frame, path: str) -> dict[str, Any]:
+    """The version a scored ``--current`` file is checked against: the one that scored it.
+
+    `mlplat predict` writes a ``model_version`` column; a bare model name then means that
+    version (not the served one), and a ref naming another version is refused rather than
+    comparing one version's answers with another's reference.
+    """
+    if "model_version" not in frame.columns or frame["model_version"].isna().all():
+        return _resolve_version(store, ref_text, default_alias)
+    scored = sorted({int(v) for v in frame["model_version"].dropna().unique()})
+    r = versions.parse_ref(ref_text)
+    if len(scored) > 1:
+        raise MonitoringError(f"current file {path!r} was scored by several versions of {r.name} ({scored}); "
+                              "check one version's rows at a time")
+    if r.version is None and r.alias is None:
+        return versions.get(store, versions.Ref(r.name, version=scored[0]))
+    version = versions.get(store, r)
+    if int(version["version"]) != scored[0]:
+        raise MonitoringError(f"current file {path!r} was scored by {r.name}:{scored[0]}, not {ref_text} "
+                              f"({r.name}:{version['version']}): check {r.name}:{scored[0]}, or score the file "
+                              f"with `mlplat predict {ref_text} --input FILE --output SCORED` first")
+    return version
+
+
 def _artifact(store, run_id: str, name: str) -> tuple[bytes | None, str | None]:
     """An artifact's verified bytes, or None and the reason it cannot be used."""
     with store.read() as conn:
@@ -160,10 +184,10 @@ def _model_predictions(ctx: _Context, version: dict[str, Any], frame, column: st
 
 
 def _drift_inputs_from_file(ctx: _Context, version: dict[str, Any], profile: dict | None, path: str,
-                            notes: list[str]):
-    frame = read_table(path, "current")
+                            notes: list[str], frame=None):
+    frame = read_table(path, "current") if frame is None else frame
     column = _pred_column(version, profile)
-    output_cols = [c for c in frame.columns if str(c) == "prediction" or str(c).startswith("proba.")]
+    output_cols = [c for c in frame.columns if str(c) in ("prediction", "model_version") or str(c).startswith("proba.")]
     features = frame.drop(columns=output_cols)
     preds = None
     if profile and profile.get("predictions"):
@@ -228,9 +252,9 @@ def _proba_frame(frame, classes: list[Any] | None):
     return frame[cols] if all(c in frame.columns for c in cols) else None
 
 
-def _scored_file(ctx: _Context, version: dict[str, Any], path: str, notes: list[str]):
+def _scored_file(ctx: _Context, version: dict[str, Any], path: str, notes: list[str], frame=None):
     """A --current file with the model's outputs: its own prediction columns, else scored now."""
-    frame = read_table(path, "current").reset_index(drop=True)
+    frame = (read_table(path, "current") if frame is None else frame).reset_index(drop=True)
     if "prediction" in frame.columns:
         return frame
     names = [f["name"] for f in (version.get("signature") or {}).get("inputs") or []]

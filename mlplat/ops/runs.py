@@ -13,16 +13,17 @@ import os
 import uuid
 from typing import Any
 
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
 from mlplat import redact
+from mlplat.config import overrides as grammar
 from mlplat.config.compose import compose, is_group, to_plain, tracking_of, translate
 from mlplat.data.sources import _local_path, check_rows
 from mlplat.engine import RunContext
 from mlplat.engine import run_experiment as engine_run
 from mlplat.errors import ConfigError, MlplatError
 from mlplat.evaluation.metrics import metrics_for
+from mlplat.models import params as model_params
 from mlplat.models.build import build_estimator
 from mlplat.ops.common import open_store, os_user
 from mlplat.ops.listing import show_run
@@ -34,10 +35,7 @@ log = logging.getLogger("mlplat")
 
 
 def _parse(overrides: list[str]):
-    try:
-        return OverridesParser.create().parse_overrides(overrides)
-    except Exception as exc:
-        raise ConfigError(f"malformed override: {str(exc).strip().splitlines()[0]}") from exc
+    return grammar.parse(overrides)
 
 
 def _is_group(key: str) -> bool:
@@ -62,12 +60,16 @@ def _expand(overrides: list[str]) -> tuple[list[list[str]], list[tuple[str, list
         if o.is_sweep_override():
             if not o.is_discrete_sweep() or o.value_type.name == "GLOB_CHOICE_SWEEP":
                 continue  # interval sweeps are a sweeper's search space, not a value
-            strings = list(o.sweep_string_iterator())
+            # a long range is checked at its ends (grammar.check_values), never listed
+            values = grammar.check_values(o)
+            if not values:
+                raise ConfigError(f"`{o.input_line}` sweeps over no value: the range is empty")
+            strings = list(o.sweep_string_iterator()) if not o.is_range_sweep() else [str(v) for v in values]
             base.append(f"{key}={strings[0]}")
             if _is_group(key):
                 group_choices.append((len(base) - 1, [f"{key}={v}" for v in strings]))
             else:
-                value_sweeps.append((key.lstrip("+"), list(o.sweep_iterator())))
+                value_sweeps.append((key.lstrip("+"), values))
             continue
         base.append(o.input_line or f"{key}={o.get_value_element_as_str()}")
     combos = [base]
@@ -83,7 +85,7 @@ def check_config(plain: dict) -> None:
     task = str(dataset["task"])
     metrics_for(task, plain["evaluation"].get("metrics"), plain["evaluation"]["primary"])
     build_estimator(plain["model"], task, plain["seed"], 1,
-                    allowed=(plain.get("runtime") or {}).get("allowed_modules"))
+                    allowed=(plain.get("runtime") or {}).get("allowed_modules"), native_check=True)
     if dataset["source"] in ("csv", "parquet") and dataset.get("path"):
         _local_path(dataset)  # a missing file fails here, before any job starts
     check_rows(dataset)  # filter expression and column names, before any job starts
@@ -93,6 +95,35 @@ def check_config(plain: dict) -> None:
         raise ConfigError(f"evaluation.cv.folds={plain['evaluation']['cv']['folds']} must be at least 2")
 
 
+def _model_keys(overrides: list[str]) -> list[tuple[str, str]]:
+    """(section, name) of every model parameter the command line sets (model.params.C=..., +model.x.y=...)."""
+    keys = []
+    for o in _parse(overrides):
+        if o.is_hydra_override() or o.is_delete():
+            continue
+        parts = o.get_key_element().lstrip("+").split(".")
+        if parts[0] != "model" or len(parts) < 2 or parts[1] not in model_params.SECTIONS:
+            continue
+        if len(parts) >= 3:
+            keys.append((parts[1], parts[2]))
+        elif not o.is_sweep_override() and isinstance(o.value(), dict):
+            keys += [(parts[1], str(k)) for k in o.value()]
+    return keys
+
+
+def _check_reached(plain: dict, keys: list[tuple[str, str]]) -> None:
+    """Refuse a model parameter override that no estimator parameter receives (recorded but not run)."""
+    model, task = plain["model"], str(plain["dataset"]["task"])
+    lost = model_params.unreached(model, task, keys)
+    if lost:
+        own = model_params.task_section(task)
+        valid = [f"model.{own}.{k}" for k in (model.get(own) or {})]
+        valid += [f"model.params.{k}" for k in (model.get("params") or {}) if k not in (model.get(own) or {})]
+        raise ConfigError(f"{lost[0]}: the override would be recorded but change nothing in the fit; the keys "
+                          f"model {model['name']!r} uses for {task} are {', '.join(valid) or '(none)'} "
+                          f"(add another with +model.{own}.<name>=...)")
+
+
 def check_train_overrides(overrides: list[str], *, multirun: bool = False, store: bool = True) -> dict:
     """Compose and check every value a `mlplat train` command line will run, before any job.
 
@@ -100,12 +131,20 @@ def check_train_overrides(overrides: list[str], *, multirun: bool = False, store
     unreachable store fails here, once, instead of in every job. With ``multirun`` the sweep
     is checked too (presets, launcher plugin and address, search space keys and values).
     """
+    if not multirun:  # the one rule for every door (CLI, API, chat): a run takes one value per key
+        grammar.refuse_sweeps_in_run(_parse(overrides))
+    return _check_overrides(overrides, multirun=multirun, store=store)
+
+
+def _check_overrides(overrides: list[str], *, multirun: bool, store: bool) -> dict:
     extra = check_sweep(overrides, multirun=multirun)  # override sets only the sweep config reveals
     combos, value_sweeps = _expand(overrides)
+    model_keys = _model_keys(overrides)
     first = None
     for combo in combos:
         cfg = compose(combo)
         plain = to_plain(cfg)
+        _check_reached(plain, model_keys)
         check_config(plain)
         first = first or plain
         for key, values in value_sweeps:
@@ -117,8 +156,8 @@ def check_train_overrides(overrides: list[str], *, multirun: bool = False, store
                     raise translate(exc) from exc
                 check_config(to_plain(variant))
     assert first is not None
-    for more in extra:
-        check_train_overrides(more, store=store)
+    for more in extra:  # a grid preset's merged sweeps, Optuna probe points: checked as values
+        _check_overrides(more, multirun=False, store=store)
     if store:  # (not for `--cfg`, which must create nothing)
         open_store(first["tracking"])
     os.environ["MLPLAT_PRECHECKED"] = "1"  # lets the sweeper skip composing every job twice

@@ -19,15 +19,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
+from mlplat.config import overrides as grammar
 from mlplat.config.compose import compose, group_dirs, group_options
 from mlplat.config.resolvers import register_resolvers
-from mlplat.errors import ConfigError
+from mlplat.errors import ConfigError, NothingToRun
 from mlplat.evaluation.metrics import direction_of
 from mlplat.heartbeat import mark_stale_runs, mark_stale_sweeps
 from mlplat.ops.common import open_store
+from mlplat.project import resolve_sqlite_url
 from mlplat.reports import charts
 from mlplat.tracking import runs as runs_store
 from mlplat.tracking.schema import runs, sweeps
@@ -46,6 +47,9 @@ PLUGIN_OF_HYDRA_LAUNCHER = {
 }
 PRESET_GROUPS = ("sweep", "launcher")
 RAY_CONNECT_TIMEOUT_S = 3.0
+# Optuna's importance evaluators by class name, as a picture names them
+EVALUATOR_NAMES = {"FanovaImportanceEvaluator": "fANOVA", "PedAnovaImportanceEvaluator": "PED-ANOVA",
+                   "MeanDecreaseImpurityImportanceEvaluator": "mean decrease in impurity"}
 
 
 # -- what a command line will launch ------------------------------------------------------
@@ -61,20 +65,10 @@ class SweepPlan:
     check_overrides: tuple[tuple[str, ...], ...] = field(default_factory=tuple)
 
 
-@functools.lru_cache(maxsize=1)
-def _parser() -> Any:
-    # creating a parser registers its grammar functions through inspect.signature: ~0.5 ms,
-    # which made a 2,000-trial sweep's page spend 0.9 s creating parsers
-    return OverridesParser.create()
-
-
 def _parse(overrides: list[str]) -> list[Any]:
-    if not overrides:
-        return []
-    try:
-        return _parser().parse_overrides(overrides)
-    except Exception as exc:
-        raise ConfigError(f"malformed override: {str(exc).strip().splitlines()[0]}") from exc
+    # one cached parser (grammar.parser): creating one registers its grammar functions through
+    # inspect.signature, ~0.5 ms, which made a 2,000-trial sweep's page spend 0.9 s creating parsers
+    return grammar.parse(overrides)
 
 
 def _check_presets(parsed: list[Any]) -> None:
@@ -87,6 +81,11 @@ def _check_presets(parsed: list[Any]) -> None:
         key = o.get_key_element().lstrip("+~")
         if key not in (*PRESET_GROUPS, "hydra/launcher"):
             continue
+        if o.is_sweep_override() and not o.is_discrete_sweep():
+            raise ConfigError(f"`{o.input_line}`: {key} takes option names, not a {grammar.sweep_kind(o)}")
+        if o.is_range_sweep() or (o.is_sweep_override() and (grammar.sweep_size(o, group_options) or 0) > 1000):
+            raise ConfigError(f"`{o.input_line}`: {key} takes option names: choose among "
+                              f"{', '.join(group_options(key))}")
         values = list(o.sweep_string_iterator()) if o.is_sweep_override() else [o.get_value_element_as_str()]
         if key in PRESET_GROUPS:
             for value in values:
@@ -109,7 +108,10 @@ def _first_values(parsed: list[Any]) -> list[str]:
         key = o.get_key_element()
         if o.is_sweep_override():
             if o.is_discrete_sweep() and o.value_type.name != "GLOB_CHOICE_SWEEP":
-                out.append(f"{key}={next(iter(o.sweep_string_iterator()))}")
+                first = grammar.check_values(o)[:1] if o.is_range_sweep() else \
+                    [next(iter(o.sweep_string_iterator()))]  # a range: its first value, not the list
+                if first:
+                    out.append(f"{key}={first[0]}")
             continue
         out.append(o.input_line or f"{key}={o.get_value_element_as_str()}")
     return out
@@ -128,14 +130,19 @@ def _hydra_config(overrides: list[str]) -> Any:
         raise
 
 
-def _basic_check_overrides(sweeper_params: dict | None, overrides: list[str]) -> tuple[list[str], int]:
+def _basic_check_overrides(sweeper_params: dict | None, overrides: list[str]) -> tuple[list[str], Any]:
     """A grid preset's params merged under the command line (which wins per key), and the job count."""
     parsed = _parse(overrides)
     given = {o.get_key_element() for o in parsed}
     merged = [f"{k}={v}" for k, v in (sweeper_params or {}).items() if k not in given] + list(overrides)
-    sizes = [len(list(o.sweep_string_iterator())) for o in _parse(merged)
-             if o.is_sweep_override() and o.is_discrete_sweep() and not o.is_hydra_override()]
-    return merged, math.prod(sizes) if sizes else 1
+    # counted from the grammar (a range's length is arithmetic): nothing is listed to be counted
+    parsed = [o for o in _parse(merged) if not o.is_hydra_override()]
+    for o in parsed:
+        if o.is_interval_sweep():
+            raise ConfigError(f"`{o.input_line}` is a search space (interval), which the grid sweeper cannot "
+                              "run: give values (a,b or range()), or use an Optuna sweep (e.g. sweep=logreg_optuna)")
+    total = grammar.count_jobs(parsed, group_options)
+    return merged, int(total) if total is not None and math.isfinite(total) else total
 
 
 def _optuna_probes(sweeper: Any, overrides: list[str]) -> tuple[list[list[str]], tuple[str, ...]]:
@@ -156,7 +163,40 @@ def _optuna_probes(sweeper: Any, overrides: list[str]) -> tuple[list[list[str]],
     except SearchSpaceError as exc:
         raise ConfigError(f"malformed search space: {exc}") from exc
     fixed = [a for a in arguments if not _parse([a])[0].is_sweep_override()]
-    return [[*probe, *fixed] for probe in space.probe_overrides()], tuple(space.params)
+    return [[*probe, *fixed] for probe in space.probe_overrides()], tuple(space.params), space
+
+
+def _check_study_not_finished(cfg: Any, space: Any, metric: str | None) -> None:
+    """A sweep resuming an Optuna study that already holds n_trials complete trials would run
+    nothing: refused here, before a sweep is recorded, with the same line the sweeper gives."""
+    # deferred with the search-space parser above (Optuna)
+    from hydra_plugins.mlplat_optuna_sweeper._errors import SweeperConfigError
+    from hydra_plugins.mlplat_optuna_sweeper._study import (
+        complete_trials,
+        derive_study_name,
+        finished_message,
+        load_direction_of,
+        resolve_direction,
+    )
+
+    sweeper = cfg.hydra.sweeper
+    storage = sweeper.get("storage")
+    url = storage if isinstance(storage, str) and storage != "memory" else None
+    if storage is None:
+        url = OmegaConf.select(cfg, "tracking.url", default=None, throw_on_resolution_failure=False)
+    n_trials = sweeper.get("n_trials")
+    if not isinstance(url, str) or not url or not isinstance(n_trials, int) or n_trials < 1:
+        return
+    try:
+        direction = resolve_direction(sweeper.get("direction"), metric, load_direction_of() if metric else None)
+    except SweeperConfigError as exc:
+        raise ConfigError(str(exc)) from None
+    name = sweeper.get("study_name") or derive_study_name(
+        OmegaConf.select(cfg, "hydra.job.config_name", default=None), direction, space,
+        sweeper.get("custom_search_space"))
+    done = complete_trials(resolve_sqlite_url(url), str(name))
+    if done is not None and done >= n_trials:
+        raise NothingToRun(finished_message(str(name), done, n_trials))
 
 
 def _launcher_jobs(launcher: Any) -> int:
@@ -203,8 +243,9 @@ def _plan(overrides: tuple[str, ...], context: tuple[Any, ...]) -> SweepPlan:  #
         checks.append(merged)
         keys = tuple(o.get_key_element() for o in _parse(merged) if o.is_sweep_override() and not o.is_hydra_override())
     elif sweeper_cls == OPTUNA_SWEEPER:
-        checks, keys = _optuna_probes(hc.sweeper, overrides_list)
+        checks, keys, space = _optuna_probes(hc.sweeper, overrides_list)
         total = int(hc.sweeper.n_trials)
+        _check_study_not_finished(cfg, space, str(metric) if metric else None)
     if launcher_cls == "RayLauncher":
         try:
             address = OmegaConf.select(hc, "launcher.ray.init.address", default=None)
@@ -243,8 +284,11 @@ def mark_stale(*, stale_after_s: float | None = None, store=None) -> dict[str, l
     return {"runs": crashed, "sweeps": mark_stale_sweeps(store, stale_after_s=stale_after_s)}
 
 
-def _optuna_study_of(store: Any, sweep_id: str) -> Any:
-    """The Optuna study the sweeper ran for ``sweep_id`` in the store's database, else None."""
+def _optuna_study_of(store: Any, sweep_id: str, name: str | None = None) -> Any:
+    """The Optuna study the sweeper ran for ``sweep_id`` in the store's database, else None.
+
+    ``name``: the study recorded on the sweep row (link_optuna_study), which wins: a later
+    sweep that extends the same study must not take it away from this one."""
     import optuna  # deferred: ~0.4 s; only a sweep's end and its plot read the study
 
     with store.read() as conn:
@@ -253,7 +297,8 @@ def _optuna_study_of(store: Any, sweep_id: str) -> Any:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = optuna.storages.RDBStorage(store.url, skip_table_creation=True)
     for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
-        if summary.user_attrs.get("mlplat_sweep_id") == sweep_id:
+        ran = summary.user_attrs.get("mlplat_sweep_ids") or [summary.user_attrs.get("mlplat_sweep_id")]
+        if summary.study_name == name if name else sweep_id in ran:
             return optuna.load_study(study_name=summary.study_name, storage=storage)
     return None
 
@@ -262,8 +307,8 @@ def link_optuna_study(sweep_id: str, tracking: dict) -> str | None:
     """Record the name of the sweep's Optuna study (if it ran one in the store) on the sweep row."""
     store = open_store(tracking)
     study = _optuna_study_of(store, sweep_id)
-    if study is None:
-        return None
+    if study is None or study.user_attrs.get("mlplat_sweep_id") != sweep_id:
+        return None  # this sweep ran no trial in a study (e.g. it was refused before the first)
     with store.write() as conn:
         conn.execute(sweeps.update().where(sweeps.c.id == sweep_id).values(optuna_study=study.study_name))
     return study.study_name
@@ -306,20 +351,26 @@ def sweep_data(sweep_id: str, *, store=None) -> dict:
     keys += sorted(varying - set(keys))
     metric = next((t["primary_metric"] for t in trials if t["primary_metric"]), None)
     importances: dict[str, float] = {}
+    evaluator_name = None
     study = None
     try:
-        study = _optuna_study_of(store, sweep["id"])
+        study = _optuna_study_of(store, sweep["id"], sweep.get("optuna_study"))
     except Exception:  # Optuna tables in another format or database: the plot goes without
         study = None
     if study is not None:
         import optuna  # deferred as in _optuna_study_of
 
+        # the evaluator is chosen here, not left to Optuna's default (fANOVA in Optuna 4,
+        # PED-ANOVA in 5), so the picture can say what it computed; seeded, so it is repeatable
+        evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
         try:
-            importances = dict(optuna.importance.get_param_importances(study))
+            importances = dict(optuna.importance.get_param_importances(study, evaluator=evaluator))
+            evaluator_name = EVALUATOR_NAMES.get(type(evaluator).__name__, type(evaluator).__name__)
         except Exception:  # fewer than two complete trials or a single-valued parameter
             importances = {}
     return {"sweep": sweep, "trials": trials, "keys": keys, "metric": metric,
             "direction": direction_of(metric) if metric else "maximize", "importances": importances,
+            "importance_evaluator": evaluator_name,
             "optuna_study": study.study_name if study is not None else None}
 
 

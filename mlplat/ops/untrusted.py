@@ -17,16 +17,19 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import ChoiceSweep, Glob, IntervalSweep, RangeSweep
 
+from mlplat.config import overrides as grammar
 from mlplat.config.compose import group_options as conf_group_options
-from mlplat.errors import OverrideRefused
+from mlplat.errors import ConfigError, OverrideRefused
 
 INSTANTIATE_KEYS = ("_target_", "_partial_", "_args_", "_recursive_", "_convert_")
 # storage and deployment: chat must never point a run at another database, registry or server
 GUARDED_ROOTS = ("tracking", "registry", "serving", "monitor", "schedule", "bot", "runtime", "launcher",
                  "governance")
+# what one chat command may carry: its check then takes bounded time and memory whatever it says
+MAX_TOKENS = 64
+MAX_TEXT = 4000
 
 
 def _refuse(token: str, why: str) -> OverrideRefused:
@@ -85,28 +88,38 @@ def _scalar_ok(token: str, key: str, value: Any, bounds: Any) -> None:
 
 
 def _values(token: str, o) -> list[Any]:
-    """Every value an override stands for (a sweep's choices, a range's items, an interval's ends)."""
+    """The values to check (a choice's items, a range's ends when it is long, an interval's ends):
+    bounded by the text, never by what a range stands for (range(0,2147483647) is two values)."""
     value = o.value()
     if isinstance(value, Glob) or o.value_type is not None and o.value_type.name == "GLOB_CHOICE_SWEEP":
         raise _refuse(token, "`glob()` sweeps are not accepted from chat")
     if isinstance(value, IntervalSweep):
         return [value.start, value.end]
-    if isinstance(value, RangeSweep | ChoiceSweep):
-        return list(o.sweep_iterator())
+    if isinstance(value, RangeSweep | ChoiceSweep) or o.is_sweep_override():
+        try:
+            return grammar.check_values(o)
+        except ConfigError as exc:
+            raise _refuse(token, str(exc)) from None
     return [value]
 
 
 def check_untrusted_overrides(tokens: list[str], allow: dict[str, Any], *,
-                              group_options: Callable[[str], list[str]] | None = None) -> list[str]:
+                              group_options: Callable[[str], list[str]] | None = None,
+                              single_run: bool = False) -> list[str]:
     """The tokens, each checked; the first bad one raises Refused naming it and why.
 
     ``group_options(group)`` lists a config group's options (default: the conf tree's files).
+    ``single_run``: the tokens are one run's, so a sweep value is refused with the rule every
+    door applies (``mlplat.config.overrides.refuse_sweeps_in_run``, as ``mlplat train`` does).
     """
     if group_options is None:
         group_options = conf_group_options
     groups = set(allow.get("groups") or [])
     params = dict(allow.get("params") or {})
-    parser = OverridesParser.create()
+    parser = grammar.parser()
+    if len(tokens) > MAX_TOKENS or sum(len(t) for t in tokens) > MAX_TEXT:
+        raise OverrideRefused(f"refused: at most {MAX_TOKENS} overrides and {MAX_TEXT} characters are accepted "
+                              "from chat; run longer command lines from the CLI")
     for token in tokens:
         _token_form(token)
         try:
@@ -116,6 +129,11 @@ def check_untrusted_overrides(tokens: list[str], allow: dict[str, Any], *,
             raise _refuse(token, f"not a valid override ({first})") from None
         if o.is_delete() or o.is_force_add() or o.package:
             raise _refuse(token, "deletions, force-adds and package overrides are not accepted from chat")
+        if single_run:
+            try:
+                grammar.refuse_sweeps_in_run([o])
+            except ConfigError as exc:
+                raise OverrideRefused(f"refused {exc}") from None
         key = o.key_or_group
         _key_form(token, key, o.is_add(), params)
         values = _values(token, o)

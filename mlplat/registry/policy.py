@@ -128,7 +128,8 @@ def _beat_champion(beat: dict[str, Any], stage: str, candidate: dict[str, Any],
         return _gate("beat_champion", "fail", f"{stage} {metric} missing (candidate {cand}, champion {champ})",
                      **extra)
     higher = _metric_direction(metric)
-    ok = cand >= champ + margin if higher else cand <= champ - margin
+    # strictly better: a candidate equal to the champion (plus the margin) does not beat it
+    ok = cand > champ + margin if higher else cand < champ - margin
     sign = "+" if higher else "-"
     return _gate("beat_champion", "pass" if ok else "fail",
                  f"{stage} {metric} {cand:.4f} vs champion v{champion['version']} {champ:.4f} {sign} margin {margin}"

@@ -147,7 +147,7 @@ def sweep_png(data: dict) -> bytes:
         names = list(data["importances"])[::-1]
         ax.barh(range(len(names)), [data["importances"][n] for n in names], color=OTHER)
         ax.set_yticks(range(len(names)), [n.rsplit(".", 1)[-1] for n in names], fontsize=8)
-        ax.set_title("parameter importance (Optuna fANOVA)", fontsize=9)
+        ax.set_title(f"parameter importance (Optuna {data.get('importance_evaluator') or 'importance'})", fontsize=9)
         used += 1
     for ax in flat[used:]:
         ax.set_axis_off()

@@ -4,7 +4,8 @@ Columnar from end to end: pyarrow reads the file (CSV with the signature's colum
 given, so no type inference and a wrong value names its column), each chunk is checked
 against the signature one column at a time (signature.check_table: null, type, range and
 allowed-set masks with numpy), predicted once (predict_proba when the model has it, labels
-from its argmax), and written by pyarrow: the input columns as read, ``prediction`` and
+from its argmax), and written by pyarrow: the input columns as read, ``prediction``,
+``model_version`` (which version answered: monitoring checks a scored file against it) and
 ``proba.<class>``. A missing feature column or a value the signature refuses stops the run
 with one line naming the column and the rows; schema violations are refused unless the
 model's policy is ``accept`` (then counted in the result).
@@ -121,6 +122,8 @@ def predict_file(loaded: Loaded, input_path: str | Path, output_path: str | Path
             flagged += sum(v["rows"] for v in checked.violations)
             labels, proba = loaded.predict_arrays(checked.rows)
             out = table.append_column("prediction", pa.array(labels))
+            # which version answered: monitoring checks a scored file against it
+            out = out.append_column("model_version", pa.array([loaded.version] * out.num_rows, pa.int64()))
             if proba is not None and loaded.classes is not None:
                 for j, c in enumerate(loaded.classes):
                     out = out.append_column(f"proba.{c}", pa.array(proba[:, j]))

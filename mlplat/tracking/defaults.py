@@ -103,7 +103,8 @@ def default_tracking(conf: Path | list[Path], config_name: str = "config") -> di
         return None
     found = _find(dirs, f"tracking/{option}.yaml")
     node = _load_yaml(found) if found is not None else None
-    if not isinstance(node, dict) or set(node) != {"url", "artifacts"}:
+    # lock_wait matters to a run's writes only, never to where a read looks
+    if not isinstance(node, dict) or set(node) - {"lock_wait"} != {"url", "artifacts"}:
         return None
     url, artifacts = _resolve(node["url"]), _resolve(node["artifacts"])
     if url is None or artifacts is None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from mlplat.tracking import artifacts as art
 from mlplat.tracking import audit
 from mlplat.tracking.schema import artifacts, audit_log, experiments, runs, sweeps
 from mlplat.tracking.store import Store, now
@@ -45,6 +46,7 @@ def stats(store: Store) -> dict:
                               .where(artifacts.c.pruned_at.is_not(None))).one()
         result = {
             "url": store.safe_url,
+            "artifacts": str(store.artifact_root),
             "runs": sum(by_status.values()),
             "runs_by_status": dict(sorted(by_status.items())),
             "sweeps": conn.execute(sa.select(sa.func.count()).select_from(sweeps)).scalar_one(),
@@ -114,19 +116,9 @@ def _lock_registry(conn: sa.Connection) -> None:
 
 
 def _delete_files(rows: list, report: PruneReport) -> None:
-    dirs = set()
     for a in rows:
-        path = Path(a.path)
-        try:
-            path.unlink()
-        except FileNotFoundError:
+        if not art.delete(a.path):
             report.missing_files += 1  # already gone: still mark it pruned so stats tell the truth
-        dirs.add(path.parent)
-    for d in dirs:
-        try:
-            d.rmdir()  # only when empty: files mlplat did not record are left alone
-        except OSError:
-            pass
 
 
 def _prune_chunk(conn: sa.Connection, ids: list[str], report: PruneReport, *, actor: str, source: str) -> None:

@@ -34,16 +34,17 @@ def check_page(page: int, page_size: int) -> None:
 
 
 def _where(p: str, alias: str, filters: dict[str, Any] | None, since: float | None,
-           allowed: tuple[str, ...]) -> tuple[list[str], list[Any]]:
-    """Equality filters on allow-listed columns (None values are no filter) and a start-time bound."""
+           allowed: tuple[str, ...], on_runs: tuple[str, ...] = ()) -> tuple[list[str], list[Any]]:
+    """Equality filters on allow-listed columns (None values are no filter) and a start-time bound.
+    ``on_runs``: allowed columns that only ``runs`` (alias r) holds."""
     where: list[str] = []
     params: list[Any] = []
     for key, value in (filters or {}).items():
         if value is None:
             continue
-        if key not in allowed:
-            raise ConfigError(f"unknown filter field {key!r}: expected one of {', '.join(allowed)}")
-        where.append(f"{alias}.{key} = {p}")  # key is one of the allow-listed column names
+        if key not in allowed and key not in on_runs:
+            raise ConfigError(f"unknown filter field {key!r}: expected one of {', '.join((*allowed, *on_runs))}")
+        where.append(f"{'r' if key in on_runs else alias}.{key} = {p}")  # key is an allow-listed column name
         params.append(value)
     if since is not None:
         where.append(f"{alias}.started_at >= {p}")
@@ -64,7 +65,10 @@ def leaderboard(dialect: str, *, metric: str, greater_is_better: bool, stage: st
     stops after ``top`` rows; ``runs`` and the holdout row are joined only for those.
     """
     p = PLACEHOLDER[dialect]
-    where, params = _where(p, "m", filters, since, LEADERBOARD_FILTERS)
+    # lineage filters (dataset_fingerprint, ...) test the joined runs row: a leaderboard of the runs
+    # trained on exactly this data
+    where, params = _where(p, "m", filters, since, LEADERBOARD_FILTERS,
+                           tuple(f for f in LIST_FILTERS if f not in LEADERBOARD_FILTERS))
     where = [f"m.name = {p}", f"m.stage = {p}", "m.value IS NOT NULL", *where]
     params = [metric, stage, *params]
     order = "DESC" if greater_is_better else "ASC"
@@ -73,6 +77,13 @@ def leaderboard(dialect: str, *, metric: str, greater_is_better: bool, stage: st
            f"WHERE {' AND '.join(where)} "
            f"ORDER BY m.value {order}, m.started_at ASC, m.run_id ASC LIMIT {p} OFFSET {p}")
     return sql, (*params, int(top), int(offset))
+
+
+def sweep_ids(dialect: str, *, prefix: str) -> tuple[str, tuple]:
+    """(sql, params): up to three sweep ids starting with ``prefix`` (a prefix, never a LIKE pattern)."""
+    p = PLACEHOLDER[dialect]
+    return (f"SELECT id FROM sweeps WHERE substr(id, 1, {p}) = {p} ORDER BY id LIMIT 3",
+            (len(prefix), prefix))
 
 
 def ranked(rows: list[dict], *, metric: str, direction: str, offset: int = 0) -> list[dict]:

@@ -212,6 +212,8 @@ class RunResult:
     # the engine validates every dataset it loads; a run logged from outside (ops.models.log_run)
     # is validated only when its dataset is declared, and None records that it was not
     validation_passed: bool | None = True
+    # the fitted estimator's own parameters (get_params), replacing the requested ones of the start
+    params: dict | None = None
 
 
 def _done_values(res: RunResult, ended_at: float) -> dict:
@@ -263,6 +265,11 @@ def finish_run(store: Store, run_id: str, res: RunResult, *, actor: str, source:
                               .where(runs.c.id == run_id)).one()._asdict()
         _insert_results(conn, _metric_rows(run_id, res, copied), _fold_rows(run_id, res),
                         _artifact_rows(run_id, res, now()))
+        if res.params is not None:  # what ran replaces what was asked
+            conn.execute(run_params.delete().where(run_params.c.run_id == run_id))
+            if res.params:
+                conn.execute(run_params.insert(), [{"run_id": run_id, "key": k, "value": json.dumps(v, default=str),
+                                                    "value_num": param_number(v)} for k, v in res.params.items()])
         _audit_done(conn, run_id, res, actor=actor, source=source)
 
 

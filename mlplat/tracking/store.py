@@ -12,16 +12,19 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cached_property
 from pathlib import Path
+from typing import TypeVar
 
 import sqlalchemy as sa
 
 from mlplat.errors import StoreError
+from mlplat.project import is_url
 from mlplat.tracking.revisions import MIGRATIONS, VERSION_TABLE, script_heads
 
 BUSY_TIMEOUT_S = 60
+T = TypeVar("T")
 _OPENED: dict[tuple[str, str], Store] = {}
 
 
@@ -69,7 +72,8 @@ class Store:
 
     def __init__(self, url: str, artifact_root: str | Path):
         self.url = url
-        self.artifact_root = Path(artifact_root)
+        # a directory, or an object-store URL kept as text (Path would fold s3:// into s3:/)
+        self.artifact_root: Path | str = artifact_root if is_url(str(artifact_root)) else Path(artifact_root)
         try:
             parsed = sa.make_url(url)
         except sa.exc.ArgumentError as exc:
@@ -197,6 +201,41 @@ class Store:
     def schema_version(self) -> list[str]:
         with self.read() as conn:
             return sorted(self.current_revisions(conn))
+
+
+# without a tracking.lock_wait (a caller that built its own tracking node)
+DEFAULT_LOCK_WAIT_S = 300.0
+
+
+def _locked(exc: StoreError) -> bool:
+    cause = exc.__cause__
+    text = str(getattr(cause, "orig", None) or cause or exc).lower()
+    return "database is locked" in text or "could not obtain lock" in text or "lock timeout" in text
+
+
+def retry_locked(write: Callable[[], T], *, wait_s: float | None, what: str) -> T:
+    """``write()`` (one whole transaction), retried with backoff while the write lock is taken.
+
+    SQLite's busy timeout bounds one attempt; a process holding the lock longer (a long
+    migration, a backup, a stuck writer) made a finished run fail with "database is locked"
+    and lose its fit. Each retry reruns the whole transaction, so nothing is half-written.
+    """
+    limit = DEFAULT_LOCK_WAIT_S if wait_s is None else float(wait_s)
+    start = time.monotonic()
+    delay = 0.2
+    while True:
+        try:
+            return write()
+        except StoreError as exc:
+            waited = time.monotonic() - start
+            if not _locked(exc) or waited + delay > limit:
+                if _locked(exc):
+                    raise StoreError(f"{exc} while {what} (retried for {waited:.0f} s, tracking.lock_wait="
+                                     f"{limit:g}); find the process holding the store's write lock or raise "
+                                     "tracking.lock_wait") from exc
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 def open_store(tracking: dict) -> Store:

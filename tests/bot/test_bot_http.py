@@ -117,6 +117,30 @@ def test_sweep_over_the_cap_is_refused(slack):
     assert len(ops.list_sweeps(page_size=50)) == before
 
 
+def test_hostile_sweep_text_is_refused_at_once_and_the_bot_answers_the_next_command(slack):
+    slack.standin.clear()
+    before = len(ops.list_sweeps(page_size=50))
+    t0 = time.perf_counter()
+    slack.command("UEXP", "sweep demo seed=range(0,2147483647)")  # waits until the bot has answered
+    refused = time.perf_counter() - t0
+    assert "this sweep runs 2147483647 jobs, more than the 20 allowed" in \
+        slack.standin.of("chat.postEphemeral")[-1]["text"]
+    assert len(ops.list_sweeps(page_size=50)) == before
+    t1 = time.perf_counter()
+    slack.command("UVIEW", "help")
+    assert time.perf_counter() - t1 < 1.0 and any("/mlplat sweep" in t for t in slack.standin.texts())
+    assert refused < 10  # one composition of the sweep config (it was 56 s and 2 GB for 30 M values)
+
+
+def test_a_chat_run_refuses_a_sweep_value_like_the_cli(slack):
+    slack.standin.clear()
+    before = len(ops.list_runs(page_size=50))
+    slack.command("UEXP", "run demo model=logreg model.classifier_params.C=interval(0.1,0.5)")
+    reply = slack.standin.of("chat.postEphemeral")[-1]["text"]
+    assert "interval" in reply and "a single run takes one value per key" in reply
+    assert len(ops.list_runs(page_size=50)) == before
+
+
 def _register(name: str, seed: int) -> int:
     from mlplat_bot.worker import train_in_process
 

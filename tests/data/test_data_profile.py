@@ -152,3 +152,56 @@ def test_compare_uses_the_monitor_statistics_and_the_train_schema_check():
     broken = compare_frames(df, cur, dataset=dataset)
     assert broken["status"] == "schema" and "'region' has 5 rows outside the allowed values" in \
         broken["schema"]["declared"]["message"]
+
+
+def test_counted_and_key_sorted_columns_match_pandas_and_scipy():
+    """The fast paths (bincount for small whole numbers, one 64-bit key sort elsewhere) against plain pandas/scipy."""
+    from mlplat.data.profile import _sort_order
+
+    rng = np.random.default_rng(7)
+    n = 3000
+    close = 1.0 + rng.integers(0, 40, n) * 1e-13  # agree on their high bits: the key sort's exact fix-up
+    close[rng.random(n) < 0.05] = np.nan
+    df = pd.DataFrame({
+        "counts": np.where(rng.random(n) < 0.04, np.nan, rng.integers(-3, 60, n).astype(np.float64)),  # counted
+        "ints": rng.integers(-(2**40), 2**40, n),  # whole numbers, wide range: exact integer keys
+        "small_ints": rng.integers(0, 7, n),  # int64, counted
+        "nullable": pd.array(np.where(rng.random(n) < 0.1, None, rng.integers(0, 9, n)), dtype="Int64"),
+        "signed_zeros": np.where(rng.random(n) < 0.3, -0.0, rng.normal(size=n)),
+        "close": close,
+        "normal32": np.where(rng.random(n) < 0.03, np.nan, rng.normal(size=n)).astype(np.float32),
+        "halves": np.where(rng.random(n) < 0.02, np.nan, rng.integers(0, 30, n) / 2.0),
+    })
+    for c in df.columns:
+        vals = df[c].dropna().to_numpy(dtype=np.float64)
+        assert np.array_equal(vals[_sort_order(vals)], np.sort(vals))
+    prof = profile_frame(df)
+    for c in df.columns:
+        col, s = prof["columns"][c], df[c].astype("float64")
+        assert col["n_missing"] == int(s.isna().sum()) and col["n_distinct"] == s.nunique()
+        assert col["mean"] == pytest.approx(s.mean(), rel=1e-12, abs=1e-12)
+        assert col["std"] == pytest.approx(s.std(), rel=1e-9)
+        assert (col["min"], col["max"]) == (s.min(), s.max())
+        vc = s.value_counts()
+        assert col["top_share"] == pytest.approx(vc.max() / vc.sum(), abs=1e-15)
+        assert col["n_zeros"] == int((s == 0).sum())
+        for q in (0.05, 0.25, 0.5, 0.75, 0.95):
+            assert col["quantiles"][f"{round(q * 100):g}%"] == pytest.approx(s.quantile(q), abs=1e-9)
+        counts, _ = np.histogram(s.dropna(), bins=20, range=(s.min(), s.max()))
+        assert np.abs(np.array(col["histogram"]["counts"]) - counts).sum() <= 2  # edges: float rounding only
+    sp = prof["associations"]["spearman"]
+    cols = sp["columns"]
+    got = np.array(sp["matrix"], dtype=float)
+    for i, a in enumerate(cols):
+        for j, b in enumerate(cols):
+            if df[a].notna().all() and df[b].notna().all():  # pandas' pairwise re-ranking agrees here
+                assert got[i, j] == pytest.approx(stats.spearmanr(df[a], df[b])[0], abs=1e-9)
+    # ranks over each column's own present values, correlated on the common rows (the documented definition)
+    ranked = df[cols].astype("float64").rank()
+    assert np.allclose(got, ranked.corr().to_numpy(), atol=1e-9, rtol=0)
+    # Pearson on each pair's common rows, against scipy (pandas differs by 4e-5 on "close"; scipy agrees)
+    pe = prof["associations"]["pearson"]
+    for i, a in enumerate(pe["columns"]):
+        for j, b in enumerate(pe["columns"][:i]):
+            both = df[[a, b]].astype("float64").dropna()
+            assert pe["matrix"][i][j] == pytest.approx(stats.pearsonr(both[a], both[b])[0], abs=1e-9)

@@ -53,6 +53,10 @@ PRE_CHECKED = [
     (["model.classifier=subprocess.Popen"], ["allow-list"]),
     (["tracking.url=postgresql+psycopg://nobody@127.0.0.1:1/nodb"], ["cannot reach the store", "tracking.url"]),
     (["evaluation.primary=rmse"], ["rmse", "regression", "classification"]),
+    # an override that reaches no estimator parameter (logreg's classifier_params.C shadows params.C)
+    (["+model.params.C=-1"], ["model.params.C", "model.classifier_params.C", "change nothing"]),
+    # XGBoost's own types, before any job (not a failed run)
+    (["model=xgboost", "model.params.max_depth=abc"], ["max_depth", "abc", "int"]),
 ]
 
 

@@ -58,6 +58,9 @@ def test_lineage_links_data_run_config_version_approvals_and_aliases(loop, train
 
     table = loop["cli"]("lineage", "churn:1")
     assert "alice" in table.stdout and "6/6 store/audit checks agree" in table.stdout
+    # a bare name is the version in production (churn:1), not the newest (churn:2), and says so
+    bare = loop["cli"]("lineage", "churn")
+    assert "Lineage of churn:1 (the version on production" in bare.stdout
 
     # a model digest edited in the store no longer matches what the audit trail recorded
     con.execute("UPDATE model_versions SET model_sha256 = ? WHERE name = 'churn' AND version = 1", ("0" * 64,))

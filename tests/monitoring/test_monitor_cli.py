@@ -5,6 +5,7 @@ performance on labels, history, alert dedup across processes, retraining ending 
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -52,12 +53,18 @@ def test_undrifted_sample_is_ok_and_history_lists_checks(project):
     p = project.mlplat("monitor", "drift", "churn:1", "--current", "same.csv")
     assert p.returncode == 0, p.stderr
     assert "churn:1: ok - 0/5 features drifted" in p.stdout and "Traceback" not in p.stderr
+    # the page goes to the file; the terminal gets one line saying where
+    page = project.mlplat("monitor", "drift", "churn:1", "--current", "same.csv", "--format", "html",
+                          "--output", "same.html")
+    assert page.returncode == 0 and len(page.stdout.splitlines()) == 1, page.stdout[:300]
+    assert "churn:1: ok" in page.stdout and "same.html" in page.stdout
+    assert (project.root / "same.html").read_text().lower().startswith("<!doctype html>")
     drifted().to_csv(project.root / "batch.csv", index=False)
     ops.check_drift("churn", current=str(project.root / "batch.csv"), actor="t", source="test", store=project.store(),
                     overrides=[f"monitor.reports_dir={project.root / 'reports'}"])
     hist = ops.monitor_history("churn", store=project.store())
-    assert [h["status"] for h in hist] == ["drift", "ok"]  # newest first
-    assert hist[0]["features"]["contract"] == "drift" and hist[1]["input"] == "same.csv"
+    assert [h["status"] for h in hist] == ["drift", "ok", "ok"]  # newest first
+    assert hist[0]["features"]["contract"] == "drift" and hist[2]["input"] == "same.csv"
     assert all(h["kind"] == "drift" and h["version"] == 1 and h["actor"] for h in hist)
     table = project.mlplat("monitor", "history", "churn")
     assert table.returncode == 0 and "contract=drift" in table.stdout and "same.csv" in table.stdout
@@ -193,3 +200,32 @@ def test_config_errors_are_one_line(project):
     assert p.returncode == 2 and "one of the arguments --current --since is required" in p.stderr
 
 
+
+
+def test_retrain_with_the_shipped_config_then_a_newer_versions_scored_file_is_checked_as_that_version(project):
+    # the shipped conf/monitor declares no retraining: train again as churn:1 was trained
+    out = project.json("monitor", "retrain", "churn", "--format", "json")
+    assert out["status"] == "done" and out["version"] == 2 and out["approval"]["status"] == "pending", out
+    con = sqlite3.connect(project.db)
+    first, again = (json.loads(o) for (o,) in con.execute("SELECT overrides FROM runs ORDER BY started_at"))
+    con.close()
+    kept = [o for o in again if not o.startswith(("tracking.", "hydra.", "++tags.monitor_retrain="))]
+    assert kept == [o for o in first if not o.startswith(("tracking.", "hydra."))] == [
+        "dataset=churn", "evaluation=fast", "model=logreg"]
+    # the example of `monitor retrain --help` is a valid override
+    help_text = "".join(project.mlplat("monitor", "retrain", "--help").stdout.split())  # undo argparse's wrapping
+    example = re.search(r"'(monitor\.retrain\.command=[^']*)'", help_text).group(1)
+    from mlplat.ops.monitoring_inputs import _Context
+    assert _Context(None, {}, [example], project.store()).settings["retrain"]["command"] == ["experiment=churn_baseline"]
+
+    sample = churn().sample(200, random_state=5)
+    sample.to_csv(project.root / "batch.csv", index=False)
+    sample[["customer_id", "churned"]].to_csv(project.root / "labels.csv", index=False)
+    p = project.mlplat("predict", "churn:2", "--input", "batch.csv", "--output", "scored.csv")
+    assert p.returncode == 0, p.stderr
+    perf = project.json("monitor", "performance", "churn", "--labels", "labels.csv", "--current", "scored.csv")
+    assert perf["ref"] == "churn:2" and perf["version"] == 2
+    p = project.mlplat("monitor", "performance", "churn:1", "--labels", "labels.csv", "--current", "scored.csv")
+    assert p.returncode == 1 and "Traceback" not in p.stderr
+    assert p.stderr.strip() == ("error: current file 'scored.csv' was scored by churn:2, not churn:1 (churn:1): check "
+                                "churn:2, or score the file with `mlplat predict churn:1 --input FILE --output SCORED` first")

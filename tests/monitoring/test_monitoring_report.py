@@ -37,3 +37,20 @@ def test_json_and_html_report() -> None:
     # worst first: drifted numeric columns come before the ok ones
     assert page.index(">num_0<") < page.index(">num_10<")
     assert "no reference predictions" in page
+
+
+def test_headline_says_which_part_drifted() -> None:
+    rng = np.random.default_rng(3)
+    numeric = [f"num_{i}" for i in range(5)]
+    ref = pd.DataFrame({c: rng.normal(size=800) for c in numeric})
+    cur = pd.DataFrame({c: rng.normal(size=300) for c in numeric})  # the features did not move
+    profile = build_profile(ref, numeric=numeric, categorical=[], predictions=rng.beta(2, 5, 800))
+    result = check_drift(profile, cur, predictions=rng.beta(5, 2, 300))  # the model's outputs did
+    assert result.status == "drift" and not result.dataset_drift and result.n_drifted == 0
+    assert result.verdict.startswith("prediction drifted (ks p=") and "0/5 features drifted" in result.verdict
+    page = to_html(result)
+    assert "prediction drifted (ks p=" in page and "0/5 features drifted" in page
+    cur[numeric[:3]] += 2.0  # now the features moved and the outputs did not
+    features_only = check_drift(profile, cur, predictions=rng.beta(2, 5, 300))
+    assert features_only.dataset_drift and features_only.predictions["prediction"].status == "ok"
+    assert features_only.verdict == "dataset drift: 3/5 features drifted (share 60% >= 50%)"

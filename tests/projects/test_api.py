@@ -48,7 +48,7 @@ def test_train_leaderboard_runs_register_load_predict(proj):
     model = mlplat.load_model("customers:1")
     X = pd.read_csv(proj / "data" / "customers.csv").drop(columns=["customer_id", "churned"])
     assert list(model.predict(X.head(3))) == list(mlplat.predict("customers", X.head(3))["prediction"])
-    with pytest.raises(ConfigError, match="runs one job"):
+    with pytest.raises(ConfigError, match="a single run takes one value per key"):
         mlplat.train(["model=knn,logreg"])
     with pytest.raises(ConfigError, match="unknown option 'knnn'"):
         mlplat.train(["model=knnn"])

@@ -144,12 +144,12 @@ def test_registry_refusals_name_the_file_and_the_key(tmp_path):
     assert f"add 'bob' to roles.ml-lead in {policy}" in refused
 
 
-def test_artifact_urls_are_refused_before_any_job(tmp_path):
+def test_unknown_artifact_schemes_are_refused_before_any_job(tmp_path):
     root = customers_project(tmp_path / "p")
-    for url in ("s3://bucket/mlplat", "gs://b/x", "file:///tmp/x"):
+    for url in ("ftp://host/mlplat", "file:///tmp/x"):
         line = one_error_line(mlplat(root, "train", f"tracking.artifacts={url}", check=False))
-        assert f"tracking.artifacts='{url}' is a URL" in line and "not supported" in line
-    assert not (root / "s3:").exists() and not (root / "runs").exists()
+        assert f"tracking.artifacts: unknown URL scheme '{url.split('://')[0]}://'" in line and "s3://" in line
+    assert not (root / "ftp:").exists() and not (root / "runs").exists()
 
 
 def test_conf_dir_from_the_environment_wins_over_the_working_directory(tmp_path):

@@ -92,8 +92,11 @@ def test_optuna_sweep_links_its_study(optuna_sweep):
 def test_leaderboard_png_and_html_for_a_sweep(optuna_sweep):
     project, _proc, sweep = optuna_sweep
     out = project.root / "lb.png"
-    project.mlplat("leaderboard", "--sweep", sweep["id"], "--format", "png", "--output", str(out), check=True)
+    # the 8 characters the tables show are enough, as for `runs show`
+    project.mlplat("leaderboard", "--sweep", sweep["id"][:8], "--format", "png", "--output", str(out), check=True)
     assert out.read_bytes().startswith(PNG)
+    table = project.json("leaderboard", "--sweep", sweep["id"][:8])
+    assert len(table["rows"]) == 3
     project.mlplat("leaderboard", "--sweep", sweep["id"], "--format", "html", "-o", "lb.html", check=True)
     page = (project.root / "lb.html").read_text()
     assert '<img alt="leaderboard chart" src="data:image/png;base64,' in page
@@ -116,6 +119,39 @@ def test_sweep_plot_shows_history_params_and_importance(optuna_sweep):
     assert len(data["trials"]) == 3 and all("model.classifier_params.C" in t["params"] for t in data["trials"])
     assert set(data["importances"]) == set(data["keys"])  # from the Optuna study found by its sweep id
     assert data["optuna_study"] == sweep["optuna_study"]
+
+
+def test_the_importance_panel_names_the_evaluator_that_computed_it(optuna_sweep, monkeypatch):
+    import optuna
+    from matplotlib.axes import Axes
+
+    from mlplat import ops
+
+    project, _proc, sweep = optuna_sweep
+    data = ops.sweep_data(sweep["id"], store=_store(project))
+    study = optuna.load_study(study_name=sweep["optuna_study"], storage=project.store_url)
+    fanova = optuna.importance.get_param_importances(
+        study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0))
+    assert data["importance_evaluator"] == "fANOVA" and data["importances"] == pytest.approx(dict(fanova))
+    titles: list[str] = []
+    original = Axes.set_title
+    monkeypatch.setattr(Axes, "set_title", lambda ax, text, *a, **k: (titles.append(text), original(ax, text, *a, **k))[1])
+    ops.sweep_plot(sweep["id"], store=_store(project))
+    assert "parameter importance (Optuna fANOVA)" in titles
+
+
+def test_resuming_a_finished_study_says_so_and_records_nothing(optuna_sweep):
+    from mlplat import ops
+
+    project, _proc, sweep = optuna_sweep
+    proc = project.train("-m", "sweep=logreg_optuna", "hydra.sweeper.n_trials=3", "evaluation=fast", check=False)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr  # nothing to do is not a failure
+    (line,) = [ln for ln in proc.stderr.splitlines() if ln.startswith("note:")]
+    assert f"study {sweep['optuna_study']} already has 3 complete trials" in line
+    assert "hydra.sweeper.study_name=" in line  # how to start a new one
+    assert [s["id"] for s in project.json("sweeps", "list")] == [sweep["id"]]  # no "failed 0/0/0" sweep
+    data = ops.sweep_data(sweep["id"], store=_store(project))
+    assert data["optuna_study"] == sweep["optuna_study"] and data["importances"]  # the link is still its own
 
 
 def test_leaderboard_chart_op_returns_bytes_for_the_bot(optuna_sweep):

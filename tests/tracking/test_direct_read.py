@@ -49,8 +49,8 @@ def test_direct_rows_equal_the_stores_and_an_independent_ranking(populated, case
 
 
 def test_bad_input_is_refused_before_connecting(store):
-    with pytest.raises(ConfigError, match="unknown filter field 'dataset_fingerprint'"):
-        ops.leaderboard(url=store.url, filters={"dataset_fingerprint": "f0"})
+    with pytest.raises(ConfigError, match="unknown filter field 'colour'"):
+        ops.leaderboard(url=store.url, filters={"colour": "f0"})
     with pytest.raises(ConfigError, match="roc_auc"):
         ops.leaderboard(url=store.url, metric="auc")
 
