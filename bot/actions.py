@@ -63,7 +63,7 @@ class ActionsMixin:
         key, model = data["key"], data.get("model")
         verb = "ack" if action_id == "alert_ack" else "retrain"
         if verb == "retrain":
-            self._require(inv, "experimenter", "start a retraining")
+            self._require(inv, "train", "start a retraining")
         claim_key = f"{verb}:{key}"
         if not dedup.claim(self.store, claim_key, kind=f"alert_{verb}", user=inv.user):
             first = dedup.holder(self.store, claim_key) or {}

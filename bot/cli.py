@@ -29,7 +29,7 @@ def register(sub) -> None:
     p.add_argument("-c", "--command", action="append", default=[], metavar="TEXT",
                    help="run this command and exit (repeatable); otherwise read lines from stdin")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
-                   help="config override, e.g. bot.roles.experimenter.users=[me] (repeatable)")
+                   help="config override, e.g. access.roles.ml-engineer=[slack:U0123] (repeatable)")
     p.set_defaults(handler=cmd_chat)
 
 

@@ -74,10 +74,12 @@ class Bot(ActionsMixin):
             log.exception("command %r failed", inv.text)
             inv.reply.whisper(f":x: internal error ({type(exc).__name__}); the bot's log has the details")
 
-    def _require(self, inv: Invocation, role: str, what: str) -> None:
-        if not self.identity.has(inv.user, role):
-            raise parse.Refused(f"<@{inv.user}> may not {what} from Slack: it needs the bot role `{role}` "
-                                "(conf/bot roles)")
+    def _require(self, inv: Invocation, operation: str, what: str) -> None:
+        """The one permission check (mlplat.ops.access, conf/access) for this Slack user."""
+        try:
+            self.identity.require(inv.user, operation, what)
+        except MlplatError as exc:
+            raise parse.Refused(str(exc)) from exc
 
     def cmd_help(self, inv: Invocation, args: list[str]) -> None:
         inv.reply.say("mlplat commands", render.help_blocks())
@@ -103,9 +105,7 @@ class Bot(ActionsMixin):
                             f"({usage})")
 
     def cmd_run(self, inv: Invocation, args: list[str]) -> None:
-        # ops has no rule for who may train (a shell user may); chat reaches the whole workspace,
-        # so starting compute from Slack needs the experimenter role, like the allow-list filters input
-        self._require(inv, "experimenter", "start runs")
+        self._require(inv, "train", "start runs")
         # a sweep value (a,b; range(); interval()) is refused by the rule `mlplat train` applies
         overrides = self._overrides(self._first(args, ("experiment",), "/mlplat run <experiment> [key=value ...]"),
                                     single_run=True)
@@ -137,7 +137,7 @@ class Bot(ActionsMixin):
         return outcome.run_id
 
     def cmd_sweep(self, inv: Invocation, args: list[str]) -> None:
-        self._require(inv, "experimenter", "start sweeps")
+        self._require(inv, "sweep", "start sweeps")
         usage = "/mlplat sweep <experiment|sweep> [key=a,b ...]"
         overrides = self._overrides(self._first(args, ("sweep", "experiment"), usage))
         with COMPOSE_LOCK:
@@ -149,7 +149,8 @@ class Bot(ActionsMixin):
 
         label = " ".join(overrides)
         parent = inv.reply.say(f":hourglass_flowing_sand: sweep `{label}` ({total} jobs) started by <@{inv.user}>")
-        proc = SweepProcess(overrides, actor=inv.user, source=SOURCE, cwd=self.cwd)
+        proc = SweepProcess(overrides, actor=inv.user, source=SOURCE, cwd=self.cwd,
+                            groups=self.identity.groups_of(inv.user), access=self.settings.access)
         deadline = time.monotonic() + self.settings.sweep_timeout_s
         last = None
         while proc.poll() is None:
@@ -254,7 +255,7 @@ class Bot(ActionsMixin):
         from mlplat import ops
 
         req = ops.request_promotion(name, version, target, actor=inv.user, source=SOURCE,
-                                    policy=self.identity.policy_for(inv.user))
+                                    **self.identity.ops_args(inv.user))
         if req["status"] != "pending":  # a target needing no approvals applies at once
             inv.reply.say(f":white_check_mark: {name}:{version} is now {target} (no approval needed)",
                           thread_ts=thread_ts)
@@ -271,7 +272,8 @@ class Bot(ActionsMixin):
         from mlplat import ops
 
         try:
-            version = ops.register(run_id, name, actor=inv.user, source=SOURCE, description="retrained from Slack")
+            version = ops.register(run_id, name, actor=inv.user, source=SOURCE, description="retrained from Slack",
+                                   **self.identity.ops_args(inv.user))
             inv.reply.say(f"registered run {run_id} as {name}:{version['version']}", thread_ts=thread_ts)
             self._request(inv, name, int(version["version"]), target, thread_ts)
         except MlplatError as exc:
@@ -292,11 +294,11 @@ class Bot(ActionsMixin):
         """Approve or reject through the registry (roles, four-eyes there), then update the request's card."""
         from mlplat import ops
 
-        policy = self.identity.policy_for(inv.user)
+        rules = self.identity.ops_args(inv.user)
         if verb == "approve":
-            req = ops.approve(request_id, actor=inv.user, source=SOURCE, policy=policy)
+            req = ops.approve(request_id, actor=inv.user, source=SOURCE, **rules)
         else:
-            req = ops.reject(request_id, actor=inv.user, source=SOURCE, reason=reason or "", policy=policy)
+            req = ops.reject(request_id, actor=inv.user, source=SOURCE, reason=reason or "", **rules)
         decision = {"status": req["status"], "by": inv.user, "at": time.time(),
                     "reason": req.get("reason") if verb == "reject" else None}
         if req["status"] == "pending":
@@ -317,7 +319,7 @@ class Bot(ActionsMixin):
         if len(args) not in (1, 2):
             raise parse.Refused("usage: /mlplat rollback <name> [alias, default production]")
         out = ops.rollback(args[0], actor=inv.user, source=SOURCE, alias=args[1] if len(args) == 2 else "production",
-                           policy=self.identity.policy_for(inv.user))
+                           **self.identity.ops_args(inv.user))
         inv.reply.say(f":leftwards_arrow_with_hook: {out['name']}@{out['alias']} rolled back from version "
                       f"{out['from_version']} to {out['to_version']} by <@{inv.user}>")
 
@@ -338,7 +340,7 @@ class Bot(ActionsMixin):
         """`/mlplat profile <dataset>`: the data profile's summary here, the HTML report as a file in its thread."""
         from mlplat import ops
 
-        self._require(inv, "viewer", "profile datasets")
+        self._require(inv, "view", "profile datasets")
         usage = "/mlplat profile <dataset>"
         if len(args) != 1 or "=" in args[0]:
             raise parse.Refused(f"usage: {usage} (one of {', '.join(self._groups('dataset'))})")

@@ -1,22 +1,21 @@
-"""Who a Slack user is to mlplat: their bot roles, and the registry roles those stand for.
+"""Who a Slack user is to mlplat's one permission model (mlplat.ops.access, conf/access).
 
 The actor passed to ``mlplat.ops`` is always the Slack user id (so the audit trail names
 the person), with ``source="slack"``. Slack user groups can only be resolved by the bot
-(usergroups.users.list), so the bot expands them and hands the registry its own policy
-with this user added to the registry roles their bot roles grant; the registry then
-applies its rules (approver roles, four-eyes, gates) exactly as for the CLI.
+(usergroups.users.list), so the bot reads the memberships of the groups the roles table
+names and passes them with each operation; ops then applies the same check as for every
+other door, and the registry its per-alias rules (approver roles, four-eyes, gates).
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from mlplat_bot.settings import ROLES, BotSettings
+from mlplat_bot.settings import BotSettings
 
 log = logging.getLogger("mlplat.bot")
 SOURCE = "slack"
@@ -53,29 +52,34 @@ class GroupCache:
 
 
 class Identity:
+    """A Slack user as mlplat's one permission model sees them (mlplat.ops.access): ``slack:<id>``
+    plus ``slack-group:<id>`` for each user group of the roles table they are in."""
+
     def __init__(self, settings: BotSettings, groups: GroupCache):
         self.settings, self.groups = settings, groups
 
-    def roles(self, user: str) -> set[str]:
-        held: set[str] = set()
-        for role in ROLES:
-            spec = self.settings.roles.get(role) or {}
-            users = spec.get("users") or []
-            if "*" in users or user in users or any(user in self.groups.members(g) for g in spec.get("groups") or []):
-                held.add(role)
-        return held
+    def groups_of(self, user: str) -> tuple[str, ...]:
+        from mlplat.ops.access import group_ids
 
-    def has(self, user: str, role: str) -> bool:
-        held = self.roles(user)
-        return role in held or "admin" in held
+        return tuple(sorted(g for g in group_ids(self.settings.access) if user in self.groups.members(g)))
 
-    def policy_for(self, user: str) -> dict[str, Any]:
-        """conf/registry's policy with ``user`` added to the registry roles their bot roles grant."""
-        policy = copy.deepcopy(self.settings.registry)
-        roles = policy.setdefault("roles", {})
-        for bot_role in self.roles(user):
-            for reg_role in self.settings.grants.get(bot_role) or []:
-                members = list(roles.get(reg_role) or [])
-                if user not in members:
-                    roles[reg_role] = [*members, user]
-        return policy
+    def who(self, user: str):
+        from mlplat.ops.access import identity
+
+        return identity(user, SOURCE, self.groups_of(user))
+
+    def has(self, user: str, operation: str) -> bool:
+        from mlplat.ops.access import allowed
+
+        return allowed(operation, self.who(user), self.settings.access)
+
+    def require(self, user: str, operation: str, what: str) -> None:
+        """PermissionDenied (one line naming the roles and conf/access) unless ``user`` may."""
+        from mlplat.ops.access import check
+
+        check(operation, self.who(user), self.settings.access, what=f"{what} from Slack")
+
+    def ops_args(self, user: str) -> dict[str, Any]:
+        """What every registry operation gets for this user: the Slack groups they are in, the
+        registry policy and the roles table (composed once at start-up)."""
+        return {"groups": self.groups_of(user), "policy": self.settings.registry, "access": self.settings.access}

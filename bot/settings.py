@@ -9,16 +9,14 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlplat.errors import BotError
+from mlplat.errors import BotError, MlplatError
 
-ROLES = ("viewer", "experimenter", "approver", "admin")
 TOKEN_PREFIX = {"SLACK_BOT_TOKEN": "xoxb-", "SLACK_APP_TOKEN": "xapp-"}
 
 
 @dataclass
 class BotSettings:
-    roles: dict[str, dict[str, list[str]]]
-    grants: dict[str, list[str]]
+    access: dict[str, Any]  # conf/access, the one roles table (mlplat.ops.access)
     channels: dict[str, str]
     allow: dict[str, Any]
     registry: dict[str, Any]  # conf/registry, composed once: ops get it explicitly (no compose per call)
@@ -41,18 +39,21 @@ def from_plain(plain: dict[str, Any]) -> BotSettings:
     if not isinstance(bot, dict):
         raise BotError("the config has no `bot` group: add `- bot: default` to conf/config.yaml's defaults "
                        "(see conf/bot/default.yaml)")
-    roles = bot.get("roles") or {}
-    unknown = sorted(set(roles) - set(ROLES))
-    if unknown:
-        raise BotError(f"bot.roles has unknown role(s) {', '.join(unknown)}: expected {', '.join(ROLES)} "
-                       "(conf/bot)")
+    if bot.get("roles") or bot.get("grants"):
+        raise BotError("bot.roles and bot.grants moved to the one roles table: list Slack users as "
+                       "slack:U... and user groups as slack-group:S... under access.roles in "
+                       "conf/access/default.yaml, and delete roles/grants from conf/bot")
+    from mlplat.ops.access import settings as access_settings
+
+    try:
+        access = access_settings(plain.get("access"))
+    except MlplatError as exc:
+        raise BotError(str(exc)) from exc
     max_jobs = (bot.get("allow") or {}).get("max_sweep_jobs")
     if not isinstance(max_jobs, int) or max_jobs < 1:
         raise BotError(f"bot.allow.max_sweep_jobs must be a whole number >= 1, got {max_jobs!r} (conf/bot)")
     return BotSettings(
-        roles={r: {"users": list((roles.get(r) or {}).get("users") or []),
-                   "groups": list((roles.get(r) or {}).get("groups") or [])} for r in ROLES},
-        grants={r: list((bot.get("grants") or {}).get(r) or []) for r in ROLES},
+        access=access,
         channels={k: str(v or "") for k, v in (bot.get("channels") or {}).items()},
         allow=dict(bot.get("allow") or {}),
         registry=plain.get("registry") or {},

@@ -11,6 +11,7 @@ the bot that answers Slack; progress is read from the store the sweep writes to.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -90,13 +91,17 @@ def train_in_process(overrides: list[str], *, actor: str, source: str, threads: 
 class SweepProcess:
     """`mlplat train -m OVERRIDES` in a subprocess acting as ``actor``; its sweep found in the store."""
 
-    def __init__(self, overrides: list[str], *, actor: str, source: str, cwd: str | None = None):
+    def __init__(self, overrides: list[str], *, actor: str, source: str, cwd: str | None = None,
+                 groups: tuple[str, ...] = (), access: dict | None = None):
         self.overrides = list(overrides)
         self.command = "mlplat train " + " ".join(["-m", *self.overrides])
         self.started = time.time()
         self._log = tempfile.TemporaryFile(mode="w+")  # a pipe could fill up and stall the sweep
         env = {k: v for k, v in os.environ.items() if k not in ("MLPLAT_PRECHECKED", "MLPLAT_INVOCATION_ID")}
-        env.update(MLPLAT_ACTOR=actor, MLPLAT_SOURCE=source)
+        # the sweep's own `mlplat train` applies the same access check (mlplat.ops.access.check_env)
+        env.update(MLPLAT_ACTOR=actor, MLPLAT_SOURCE=source, MLPLAT_ACTOR_GROUPS=",".join(groups))
+        if access is not None:
+            env["MLPLAT_ACCESS"] = json.dumps(access)
         self.proc = subprocess.Popen([sys.executable, "-m", "mlplat.cli", "train", "-m", *self.overrides],
                                      cwd=cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, preexec_fn=lambda: os.nice(SWEEP_NICE))

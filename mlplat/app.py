@@ -258,7 +258,11 @@ def _train_main(args: list[str]) -> int:
             # --cfg prints a config: it is checked like a run's (allow-list, parameters), and
             # nothing is created for it (no store, no sweep)
             checked = ops.check_train_overrides(list(ns.overrides), multirun=multirun, store=not ns.cfg)
-            if not ns.cfg:
+            if not ns.cfg:  # the one permission check (conf/access) before any job
+                from mlplat.ops.access import check_env
+
+                check_env("sweep" if multirun else "train", checked.get("access"),
+                          what="start sweeps" if multirun else "train")
                 _note_outside_project()
                 ops.mark_stale(store=ops.open_store(checked["tracking"]))  # runs and sweeps of killed processes
                 if multirun:

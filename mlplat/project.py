@@ -198,15 +198,35 @@ columns:
   age: {{dtype: numeric, min: 18, max: 100}}
 """
 
-REGISTRY_YAML = """\
-# Who may do what in this project's model registry (it replaces the policy mlplat ships).
-# Actors are OS user names (CLI) or Slack user ids (bot). `mlplat init` put you ({user}) in
-# every role. Promotions to production need one approval from someone OTHER than the
-# requester (four-eyes): add a second person to roles.ml-lead to be able to promote.
+ACCESS_YAML = """\
+# Who may do what in this project, whichever door they come through (CLI, CI, the web UI,
+# Slack); it replaces the roles table mlplat ships. `mlplat init` put you ({user}) in every
+# role. Promotions to production need one approval from someone OTHER than the requester
+# (four-eyes): add a second person to roles.ml-lead to be able to promote.
+# Members: a name (OS user, MLPLAT_ACTOR such as mlplat-ci, the UI's proxy user), "*" = any
+# of those, slack:U0123 (a Slack user), "slack:*" (the whole workspace), slack-group:S0123.
 roles:
+  viewer: ["*", "slack:*"]
   ml-engineer: ["*"]
   ml-lead: [{user_q}]        # approvers of production: add a second person, e.g. [{user_q}, alice]
   oncall: [{user_q}]         # may roll production back without approval
+  admin: []
+
+operations:
+  view: [viewer, ml-engineer, ml-lead, oncall]
+  train: [ml-engineer]
+  sweep: [ml-engineer]
+  register: [ml-engineer]
+  promote: [ml-engineer]
+  approve: [ml-lead]
+  reject: [ml-lead]
+  rollback: [ml-lead, oncall]
+  schedule: [ml-engineer]
+"""
+
+REGISTRY_YAML = """\
+# What a version must show to reach each alias in this project's model registry (it replaces
+# the policy mlplat ships). The roles named here are defined in conf/access/default.yaml.
 
 targets:
   staging:
@@ -226,8 +246,6 @@ targets:
       thresholds: {{}}      # metric -> bound on the holdout (a floor for scores, a ceiling for losses)
       stage: holdout
       beat_champion: {{metric: null, margin: 0.0, on_not_comparable: review}}
-
-rollback_roles: [ml-lead, oncall]
 
 auto_register:
   enabled: false
@@ -254,7 +272,8 @@ mlplat train --info searchpath                # where configs come from: conf/ f
 ```
 
 Add a dataset as `conf/dataset/<name>.yaml` (copy `example.yaml`) and train it with
-`mlplat train dataset=<name>`. Registry roles are in `conf/registry/default.yaml`.
+`mlplat train dataset=<name>`. Who may do what is in `conf/access/default.yaml`; the
+promotion rules are in `conf/registry/default.yaml`.
 Everything mlplat writes goes under `runs/`.
 """
 
@@ -298,6 +317,13 @@ def registry_policy(user: str) -> str:
     return REGISTRY_YAML.format(user=user, user_q=json.dumps(user))
 
 
+def access_policy(user: str) -> str:
+    """The roles table `mlplat init` writes: ``user`` in every role."""
+    import json
+
+    return ACCESS_YAML.format(user=user, user_q=json.dumps(user))
+
+
 def scaffold(root: Path, *, user: str) -> dict[Path, str]:
     """The files of a new project at ``root`` and their contents (nothing is written)."""
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", root.resolve().name).strip("-") or "project"
@@ -305,6 +331,7 @@ def scaffold(root: Path, *, user: str) -> dict[Path, str]:
         root / "conf" / "config.yaml": CONFIG_YAML.format(name=name),
         root / "conf" / "dataset" / "example.yaml": DATASET_YAML.format(),
         root / "conf" / "registry" / "default.yaml": registry_policy(user),
+        root / "conf" / "access" / "default.yaml": access_policy(user),
         root / "data" / "example.csv": _csv_text(example_rows()),
         root / ".gitignore": GITIGNORE,
         root / "README.md": README.format(name=name),

@@ -37,7 +37,6 @@ PRESET_GROUPS = ("experiment", "sweep")
 # Hydra plugin configs (launchers need optional extras installed): not composed here
 SKIPPED_GROUPS = ("launcher",)
 SAMPLE_ROWS = 2000
-BOT_ROLES = ("viewer", "experimenter", "approver", "admin")
 KEY_RE = re.compile(r"\bat ([A-Za-z_][\w.\[\]]*)")
 
 
@@ -254,7 +253,16 @@ def _check_registry(plain: dict, report: Report) -> None:
 
     reg = plain.get("registry") or {}
     where = _where("registry/default.yaml")
-    roles = set(reg.get("roles") or {})
+    access = plain.get("access") or {}
+    roles = set(access.get("roles") or {}) | {"admin"}
+    if reg.get("roles") or reg.get("rollback_roles"):
+        report.add(where, "roles", "registry.roles and rollback_roles moved to conf/access/default.yaml (roles, "
+                                   "operations.rollback): move them there", "registry")
+    for op, listed in (access.get("operations") or {}).items():
+        for role in listed or []:
+            if role not in roles:
+                report.add(_where("access/default.yaml"), f"operations.{op}", f"role {role!r} is not defined in "
+                           f"`roles` (defined: {', '.join(sorted(roles))}); add it there or fix the name", "registry")
 
     def role_refs(key: str, listed: list | None) -> None:
         for role in listed or []:
@@ -291,7 +299,6 @@ def _check_registry(plain: dict, report: Report) -> None:
             if (beat.get("on_not_comparable") or "review") not in NOT_COMPARABLE:
                 report.add(where, f"{key}.gates.beat_champion.on_not_comparable",
                            f"{beat.get('on_not_comparable')!r} is not one of {', '.join(NOT_COMPARABLE)}", "registry")
-    role_refs("rollback_roles", reg.get("rollback_roles"))
     auto = reg.get("auto_register") or {}
     if auto.get("enabled") and not auto.get("name"):
         report.add(where, "auto_register.name", "auto-registration is enabled but no model name is set", "registry")
@@ -306,13 +313,6 @@ def _check_registry(plain: dict, report: Report) -> None:
             report.add(file, key, f"alias {alias!r} has no promotion policy in conf/registry targets (has "
                                   f"{', '.join(sorted(targets)) or 'none'}); add targets.{alias} or fix the name",
                        "registry")
-    bot_grants = ((plain.get("bot") or {}).get("grants") or {})
-    for bot_role, granted in bot_grants.items():
-        for role in granted or []:
-            if role not in roles:
-                report.add(_where("bot/default.yaml"), f"grants.{bot_role}", f"registry role {role!r} is not defined "
-                                                                         f"in conf/registry roles (defined: "
-                                                                         f"{', '.join(sorted(roles))})", "bot")
     report.count("registry policies")
 
 
@@ -331,13 +331,11 @@ def _key_exists(key: str, configs: list[dict]) -> bool:
 def _check_bot(plain: dict, options: dict[str, list[dict]], report: Report) -> None:
     where = _where("bot/default.yaml")
     bot = plain.get("bot") or {}
-    # the bot's own roles (bot/settings.py holds the same four; mlplat does not import the bot)
-    for role in bot.get("roles") or {}:
-        if role not in BOT_ROLES:
-            report.add(where, f"roles.{role}", f"unknown bot role {role!r}: expected {', '.join(BOT_ROLES)}", "bot")
-    for role in bot.get("grants") or {}:
-        if role not in BOT_ROLES:
-            report.add(where, f"grants.{role}", f"unknown bot role {role!r}: expected {', '.join(BOT_ROLES)}", "bot")
+    # who may do what from chat is conf/access (mlplat.ops.access), like every other door
+    for key in ("roles", "grants"):
+        if bot.get(key):
+            report.add(where, key, f"bot.{key} moved to the one roles table: list Slack users as slack:U... and "
+                                   "groups as slack-group:S... under roles in conf/access/default.yaml", "bot")
     allow = bot.get("allow") or {}
     max_jobs = allow.get("max_sweep_jobs")
     if not isinstance(max_jobs, int) or max_jobs < 1:

@@ -36,9 +36,9 @@ def cmd_init(args: argparse.Namespace) -> int:
     print(f"created a project in {root}:")
     for path in files:
         print(f"  {path.relative_to(root)}")
-    policy = root / "conf" / "registry" / "default.yaml"
+    policy = root / "conf" / "access" / "default.yaml"
     go = "" if root == Path.cwd().resolve() else f"cd {args.directory} && "
     print(f"next: {go}mlplat train && mlplat leaderboard")
-    print(f"registry: {user!r} holds every role in {policy.relative_to(root)}; promoting to production needs an "
+    print(f"access: {user!r} holds every role in {policy.relative_to(root)}; promoting to production needs an "
           "approver other than the requester (four-eyes): add a second person to roles.ml-lead there")
     return 0

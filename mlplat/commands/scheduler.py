@@ -54,8 +54,10 @@ def cmd_list(args) -> int:
 
 def cmd_run(args) -> int:
     from mlplat import output
+    from mlplat.ops.access import check_env
     from mlplat.scheduling.runner import execute
 
+    check_env("schedule", what=f"run the schedule job {args.job}")
     result = execute(args.job, manual=True)
     if args.format == "json":
         output.emit_json(result)

@@ -287,6 +287,7 @@ class MlplatConfig:
     ui: UiConfig = field(default_factory=UiConfig)
     monitor: Any = None
     bot: Any = None
+    access: Any = None  # checked in mlplat.ops.access
     schedule: Any = None
     governance: Any = None
     ci: Any = None

@@ -22,6 +22,10 @@ from typing import TYPE_CHECKING, Any
 OPERATIONS: dict[str, str] = {
     # common: who acts, the config, the store
     "os_user": "common", "actor_from_env": "common", "compose_plain": "common", "open_store": "common",
+    # access: the one permission model (who may train, sweep, register, promote, approve, ...)
+    "Identity": "access", "identity": "access", "check_access": "access", "check_access_env": "access",
+    "may": "access", "access_roles": "access", "access_rules": "access", "access_registry_policy": "access",
+    "access_group_ids": "access",
     # listing: read runs and sweeps
     "leaderboard": "listing", "leaderboard_chart": "listing", "list_runs": "listing", "iter_runs": "listing",
     "show_run": "listing", "list_sweeps": "listing", "show_sweep": "listing",
@@ -65,6 +69,17 @@ OPERATIONS: dict[str, str] = {
 }
 
 if TYPE_CHECKING:  # what the table says, for tools that read imports
+    from mlplat.ops.access import (
+        Identity,
+        access_group_ids,
+        access_registry_policy,
+        access_roles,
+        access_rules,
+        check_access,
+        check_access_env,
+        identity,
+        may,
+    )
     from mlplat.ops.browse import (
         approval_requests,
         audit_view,

@@ -300,14 +300,19 @@ def ci_deploy(overrides: list[str] | None = None, *, base: str, actor: str, sour
     """On the main branch after a merge: evaluate the change again (trained from the merged tree),
     register each candidate whose gates pass and file its promotion request (the same operation
     as `mlplat models promote`). Nothing is registered when any experiment errored."""
+    from mlplat.ops import access as acc
     from mlplat.ops.common import compose_plain, open_store
     from mlplat.ops.registry import register, request_promotion
     from mlplat.registry import policy as pol
 
     plain = compose_plain([])
-    policy = plain.get("registry") or {}
     chosen = target or (plain.get("ci") or {}).get("target") or "production"
     # refused before anything trains or registers: deploy may only file what the actor may request
+    who = acc.identity(actor, source)
+    settings = acc.settings(plain.get("access"))
+    for operation in ("train", "register", "promote"):
+        acc.check(operation, who, settings, what=f"{operation} (mlplat ci deploy)")
+    policy = acc.registry_policy(plain.get("registry") or {}, who, settings)
     pol.require_role(policy, actor, pol.target_policy(policy, chosen).get("requester_roles") or [],
                      f"request a promotion to {chosen}")
     store = store or open_store(plain["tracking"])

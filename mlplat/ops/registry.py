@@ -13,9 +13,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from mlplat.errors import ConfigError, NotFound, RegistryError
+from mlplat.ops import access as acc
 from mlplat.ops.common import compose_plain, open_store
 from mlplat.registry import aliases, approvals, replay, versions
-from mlplat.registry import policy as pol
 from mlplat.registry.schema import approval_requests
 from mlplat.tracking import audit
 from mlplat.tracking.runs import get_sweep
@@ -32,9 +32,21 @@ def _policy(policy: dict | None) -> dict:
     return compose_plain([])["registry"] or {}
 
 
+def _guard(operation: str, actor: str, source: str, groups, policy: dict | None, access: dict | None,
+           what: str) -> dict:
+    """The one permission check (mlplat.ops.access) at the operation's entry; returns the registry
+    policy with the roles ``actor`` holds in the one roles table, for the per-alias rules."""
+    policy, settings = acc.rules(policy, access)
+    who = acc.identity(actor, source, groups)
+    acc.check(operation, who, settings, what=what)
+    return acc.registry_policy(policy, who, settings)
+
+
 def register(run_id: str, name: str, *, actor: str, source: str, description: str | None = None,
-             tags: dict[str, str] | None = None, store=None) -> dict[str, Any]:
+             tags: dict[str, str] | None = None, store=None, groups=(), policy: dict | None = None,
+             access: dict | None = None) -> dict[str, Any]:
     """Register the finished run ``run_id`` (or a unique prefix) as the next version of ``name``."""
+    _guard("register", actor, source, groups, policy, access, f"register models ({name})")
     return versions.register(_store(store), run_id, name, actor=actor, source=source, description=description,
                              tags=tags)
 
@@ -99,14 +111,16 @@ def alias_history(name: str, alias: str | None = None, *, store=None) -> list[di
 
 
 def request_promotion(name: str, version: int, to: str, *, actor: str, source: str, store=None,
-                      policy: dict | None = None, context: dict | None = None) -> dict[str, Any]:
+                      policy: dict | None = None, context: dict | None = None, groups=(),
+                      access: dict | None = None) -> dict[str, Any]:
     """Evaluate the gates of alias ``to`` for ``name:version`` and open an approval request.
 
     Refused (RegistryError naming each failed gate, audited) when a gate fails; applied at
     once when the target needs no approvals. ``context`` (CI: pull request, report summary)
     travels in the request's evidence to the approvers.
     """
-    return approvals.request(_store(store), _policy(policy), versions.Ref(versions.check_name(name),
+    policy = _guard("promote", actor, source, groups, policy, access, f"request a promotion to {to}")
+    return approvals.request(_store(store), policy, versions.Ref(versions.check_name(name),
                                                                           version=int(version)),
                              to, actor=actor, source=source, context=context)
 
@@ -115,14 +129,21 @@ promote = request_promotion
 
 
 def approve(request_id: str, *, actor: str, source: str, comment: str | None = None, store=None,
-            policy: dict | None = None) -> dict[str, Any]:
-    return approvals.approve(_store(store), _policy(policy), request_id.strip(), actor=actor, source=source,
+            policy: dict | None = None, groups=(), access: dict | None = None) -> dict[str, Any]:
+    # the registry decides (four-eyes first, then the approver roles) and audits a denial
+    policy, settings = acc.rules(policy, access)
+    policy = acc.registry_policy(policy, acc.identity(actor, source, groups), settings, "approve")
+    return approvals.approve(_store(store), policy, request_id.strip(), actor=actor, source=source,
                              comment=comment)
 
 
 def reject(request_id: str, *, actor: str, source: str, reason: str, store=None,
-           policy: dict | None = None) -> dict[str, Any]:
-    return approvals.reject(_store(store), _policy(policy), request_id.strip(), actor=actor, source=source,
+           policy: dict | None = None, groups=(), access: dict | None = None) -> dict[str, Any]:
+    # the requester may always withdraw their own request; others need a role operations.reject
+    # names and the alias's approver role (the registry checks both and audits a denial)
+    policy, settings = acc.rules(policy, access)
+    policy = acc.registry_policy(policy, acc.identity(actor, source, groups), settings, "reject")
+    return approvals.reject(_store(store), policy, request_id.strip(), actor=actor, source=source,
                             reason=reason)
 
 
@@ -140,10 +161,9 @@ def show_approval(request_id: str, *, store=None) -> dict[str, Any]:
 
 
 def rollback(name: str, *, actor: str, source: str, alias: str = "production", to: int | None = None,
-             store=None, policy: dict | None = None) -> dict[str, Any]:
+             store=None, policy: dict | None = None, groups=(), access: dict | None = None) -> dict[str, Any]:
     """Point ``alias`` back at the version it held before the current one (or ``to``, which it held once)."""
-    policy = _policy(policy)
-    pol.require_role(policy, actor, policy.get("rollback_roles") or [], f"roll back {name}@{alias}")
+    _guard("rollback", actor, source, groups, policy, access, f"roll back {name}@{alias}")
     store = _store(store)
     with store.write() as conn:
         versions.resolve(conn, versions.Ref(versions.check_name(name)))

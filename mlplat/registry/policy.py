@@ -29,18 +29,18 @@ def roles_of(policy: dict[str, Any], actor: str) -> set[str]:
             if "*" in (members or []) or actor in (members or [])}
 
 
-def policy_file() -> str:
-    """The file to edit for the registry policy, for messages: the project's own
-    conf/registry/default.yaml; when the policy in use is the shipped one (inside the
-    installed package), the project file that would replace it."""
+def policy_file(group: str = "access") -> str:
+    """The file to edit, for messages: the project's own conf/<group>/default.yaml (``access``,
+    the roles table, by default); when the one in use is the shipped one (inside the installed
+    package), the project file that would replace it."""
     from mlplat.config.compose import find_config
     from mlplat.project import find_project, shipped_conf
 
-    found = find_config("registry/default.yaml")
+    found = find_config(f"{group}/default.yaml")
     project = find_project()
-    own = project.base / "conf" / "registry" / "default.yaml"
+    own = project.base / "conf" / group / "default.yaml"
     if found is None or (found.is_relative_to(shipped_conf()) and own != found):
-        return f"{own} (a project policy replacing the shipped one; `mlplat init` writes one)"
+        return f"{own} (a project file replacing the shipped one; `mlplat init` writes one)"
     return str(found)
 
 

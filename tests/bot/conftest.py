@@ -17,11 +17,10 @@ from tests.bot.slack_standin import SlackStandIn, action_body, command_body, eve
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_OVERRIDES = [
-    "bot.roles.viewer.users=[*]",
-    "bot.roles.experimenter.users=[UEXP,UAPP1]",
-    "bot.roles.approver.users=[UAPP1]",
-    "bot.roles.approver.groups=[SAPPROVERS]",
-    "bot.roles.admin.users=[UADMIN]",
+    # conf/access: UEXP and UAPP1 train and request; UAPP1 and the group SAPPROVERS approve
+    "access.roles.ml-engineer=['*','slack:UEXP','slack:UAPP1','slack-group:SAPPROVERS']",
+    "access.roles.ml-lead=[alice,carol,'slack:UAPP1','slack-group:SAPPROVERS']",
+    "access.roles.admin=['slack:UADMIN']",
     "bot.channels.approvals=CAPPROVALS",
     "bot.channels.alerts=CALERTS",
     "bot.per_channel_interval_s=0",

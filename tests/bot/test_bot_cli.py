@@ -16,7 +16,7 @@ def test_bot_names_a_malformed_token_in_one_line(project):
 
 
 def test_chat_runs_the_same_commands_in_a_terminal(project):
-    proc = project.mlplat("chat", "--as", "UCHAT", "--set", "bot.roles.experimenter.users=[UCHAT]",
+    proc = project.mlplat("chat", "--as", "UCHAT", "--set", "access.roles.ml-engineer=['slack:UCHAT']",
                           "-c", "run demo model=logreg evaluation=fast", "-c", "runs 1",
                           "-c", "run demo tracking.url=sqlite:///elsewhere.db", check=True)
     out = proc.stdout

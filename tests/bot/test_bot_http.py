@@ -71,8 +71,20 @@ def test_a_retried_command_runs_once(slack):
 def test_a_viewer_may_not_start_runs_and_the_refusal_is_audited(slack):
     slack.standin.clear()
     slack.command("UVIEW", "run demo")
-    assert "experimenter" in slack.standin.of("chat.postEphemeral")[-1]["text"]
+    assert "ml-engineer" in slack.standin.of("chat.postEphemeral")[-1]["text"]
     assert slack.audit("bot.refused", "UVIEW")
+
+
+def test_a_viewer_may_not_open_a_promotion_request_from_chat(slack):
+    """conf/access says promoting needs ml-engineer: a viewer's `promote` is refused by ops
+    (the one check), whichever door; before, the registry's "*" let every Slack id through."""
+    _register("churnview", 3)
+    slack.standin.clear()
+    slack.command("UVIEW", "promote churnview 1 staging")
+    reply = slack.standin.of("chat.postEphemeral")[-1]["text"]
+    assert "'slack:UVIEW' may not request a promotion to staging" in reply and "ml-engineer" in reply
+    assert not ops.list_approvals(actor="test", source="test", name="churnview")
+    assert "staging" not in ops.show_model("churnview")["aliases"]
 
 
 def test_a_refused_override_is_answered_and_audited(slack):
@@ -134,7 +146,7 @@ def _register(name: str, seed: int) -> int:
 
     _, outcome = train_in_process(["experiment=demo", "model=logreg", "evaluation=fast", f"seed={seed}"],
                                   actor="UEXP", source="slack")
-    return ops.register(outcome.run_id, name, actor="UEXP", source="slack")["version"]
+    return ops.register(outcome.run_id, name, actor="UEXP", source="test")["version"]
 
 
 def _card(slack, request_id: str) -> dict:

@@ -17,7 +17,8 @@ def _runs(db: Path) -> list[tuple]:
 def test_init_then_train_and_leaderboard_from_any_subdirectory(tmp_path):
     out = mlplat(tmp_path, "init", "my-project").stdout
     root = tmp_path / "my-project"
-    for name in ("conf/config.yaml", "conf/dataset/example.yaml", "conf/registry/default.yaml", "data/example.csv",
+    for name in ("conf/config.yaml", "conf/dataset/example.yaml", "conf/registry/default.yaml",
+                 "conf/access/default.yaml", "data/example.csv",
                  ".gitignore", "README.md"):
         assert (root / name).is_file() and name in out, name
     assert "runs/" in (root / ".gitignore").read_text()
@@ -129,7 +130,7 @@ def test_registry_refusals_name_the_file_and_the_key(tmp_path):
     mlplat(root, "models", "register", run["id"], "--name", "example")
     request = json.loads(mlplat(root, "models", "promote", "example", "1", "--to", "production",
                                 "--format", "json").stdout)
-    policy = root / "conf" / "registry" / "default.yaml"
+    policy = root / "conf" / "access" / "default.yaml"
     own = one_error_line(mlplat(root, "approve", request["id"], check=False))
     assert "four-eyes" in own and "roles.ml-lead" in own and str(policy) in own
     stranger = one_error_line(mlplat(root, "approve", request["id"], check=False, MLPLAT_ACTOR="alice"))
