@@ -81,6 +81,9 @@ def cmd_check(args) -> int:
             print(f"{p['file']}: {p['key']}: {p['problem']}")
         counts = ", ".join(f"{n} {what}" for what, n in result["checked"].items())
         verdict = f"{len(result['problems'])} problem(s)" if result["problems"] else "no problems"
+        for var, files in (result.get("needs_env") or {}).items():
+            print(f"note: {', '.join(files)} read(s) ${var}, unset here: set it where that option runs",
+                  file=sys.stderr)
         print(f"checked {counts}: {verdict}", file=sys.stderr)
     return 1 if result["problems"] else 0
 

@@ -80,6 +80,12 @@ ELSEWHERE: dict[str, tuple[str, ...]] = {
     "mlplat monitor performance churn --labels labels.csv":
         ("tests/monitoring/test_monitor_live.py::test_drift_latency_and_performance_from_the_live_prediction_log",
          "joins labels on the prediction log's request ids"),
+    "mlplat train -m dataset=churn evaluation=fast model=logreg model.classifier_params.C=1.0,0.01 tracking=team":
+        ("tests/tracking/test_team_object_store_cli.py::test_train_register_predict_prune_audit_on_s3",
+         "needs a team store (PostgreSQL in CI) and an S3 endpoint (moto's server on 127.0.0.1)"),
+    "mlplat predict churn@staging --input new.csv --output scored.csv":
+        ("tests/tracking/test_team_object_store_cli.py::test_train_register_predict_prune_audit_on_s3",
+         "reads the model from the S3 stand-in"),
     "mlplat scheduler run governance_weekly":
         ("tests/scheduling/test_scheduler.py::test_scheduler_run_governance_weekly_writes_the_report_and_notifies",
          "notifies a chat channel"),

@@ -74,7 +74,9 @@ def seeded(tmp_path_factory) -> dict:
     url = f"sqlite:///{db}"
     store = Store.open(url, trained["artifacts"])
     insert_volume(store, volume())
-    v1 = ops.register(trained["strong"], "churn", actor="bob", source="test", store=store)
+    # production serves the weak run; the pending request is the strong one, which beats it
+    # (a tie does not pass beat_champion)
+    v1 = ops.register(trained["weak"], "churn", actor="bob", source="test", store=store)
     req1 = ops.request_promotion("churn", v1["version"], "production", actor="bob", source="test", store=store,
                                  policy=POLICY)
     ops.approve(req1["id"], actor="carol", source="test", store=store, policy=POLICY)

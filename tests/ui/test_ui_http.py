@@ -6,6 +6,7 @@ import re
 
 import httpx
 import pytest
+from sklearn.linear_model import LogisticRegression
 from conftest import HEADER, N_VOLUME, serve
 from markupsafe import escape
 
@@ -73,12 +74,15 @@ def test_runs_are_sorted_and_filtered_in_the_database(ui, seeded):
     seen = []
     for page in (1, 2, 3, 4):
         seen += [r["id"] for r in api(ui, "/runs", sort="param.C", page=page, page_size=40)["rows"]]
-    assert len(seen) == len(set(seen)) == N_VOLUME
+    # the two trained logistic regressions record their fitted C too (get_params of the estimator)
+    assert len(seen) == len(set(seen)) == N_VOLUME + 2
     # newest first by default; the trained runs are the newest
     first = api(ui, "/runs", page_size=2)["rows"]
     assert {r["id"] for r in first} == {seeded["strong"], seeded["weak"]}
     columns = api(ui, "/runs/columns")
-    assert columns["params"] == ["C", "kernel", "max_depth"] and columns["tags"] == ["team"]
+    # the volume's params, and every effective parameter of the trained LogisticRegression
+    assert columns["params"] == sorted({"C", "kernel", "max_depth", *LogisticRegression().get_params()})
+    assert columns["tags"] == ["team"]
     assert {"roc_auc", "log_loss"} <= set(columns["metrics"])
 
 
