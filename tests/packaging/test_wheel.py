@@ -7,6 +7,7 @@ and the working directories are outside the repository.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -135,6 +136,7 @@ def test_a_users_csv_with_a_text_target_is_trained_registered_served_and_predict
 
     (shop / "new.csv").write_text("customer_id,region,tenure,spend\nn1,south,1,30\nn2,north,59,80\n")
     installed.sh("mlplat predict customers@staging --input new.csv --output scored.csv", shop)
-    scored = (shop / "scored.csv").read_text().splitlines()
-    assert scored[0].startswith("customer_id,region,tenure,spend,prediction,proba.No,proba.Yes")
-    assert [line.split(",")[4] for line in scored[1:]] == ["Yes", "No"]
+    header, *rows = csv.reader((shop / "scored.csv").read_text().splitlines())
+    assert header == ["customer_id", "region", "tenure", "spend", "prediction", "model_version", "proba.No",
+                      "proba.Yes"]
+    assert [row[4] for row in rows] == ["Yes", "No"] and {row[5] for row in rows} == {"1"}
