@@ -256,7 +256,13 @@ def _argv(key: str, fill: dict[str, str]) -> tuple[dict[str, str], list[str]]:
     cmd = next(c for c in documented_commands() if c.key == key)
     out: list[str] = []
     depth = 0
-    for token in cmd.argv:
+    tokens: list[str] = []
+    for word in cmd.argv:  # a placeholder is one argument: `<run id or unique prefix>`
+        if tokens and tokens[-1].count("<") > tokens[-1].count(">"):
+            tokens[-1] += " " + word
+        else:
+            tokens.append(word)
+    for token in tokens:
         token = re.sub(r"\[:[^\]]*\]", "", token)
         inside = depth > 0 or token.startswith("[")
         depth += token.count("[") - token.count("]")
