@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -359,6 +360,8 @@ def _before(key: str, root: Path, fill: dict[str, str]) -> None:
             fill["<run id>"] = churn[len(_registered(root)) % len(churn)]
         else:
             fill["<run id>"] = runs[0]["id"]
+    if "--at 2026-11-26T10:00:00" in key:  # the example's moment stands for "a time production served"
+        fill["2026-11-26T10:00:00"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
     if "<sweep id>" in key and "<sweep id>" not in fill:
         fill["<sweep id>"] = _json(root, "sweeps", "list")[0]["id"]
     if key == "mlplat models promote churn 1 --to production":
