@@ -6,9 +6,9 @@ import re
 
 import httpx
 import pytest
-from sklearn.linear_model import LogisticRegression
 from conftest import HEADER, N_VOLUME, serve
 from markupsafe import escape
+from sklearn.linear_model import LogisticRegression
 
 from mlplat.tracking.store import Store
 
