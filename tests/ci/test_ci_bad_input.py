@@ -48,12 +48,15 @@ def test_refusals_before_anything_trains(repo, tmp_path):
     _one_line(_ci(repo, tmp_path, "run", "experiment=ci_churn", "--report", "r.txt"), 2, "name it .md, .html or .json")
     _one_line(_ci(repo, tmp_path, "deploy", "--base", "HEAD~3"), 2, "unknown base ref 'HEAD~3'")
     # an actor the policy does not let request promotions: refused before anything trains
-    registry = repo / "conf" / "registry" / "default.yaml"
-    registry.write_text(registry.read_text().replace('ml-engineer: ["*"]', "ml-engineer: [alice]", 1))
+    access = repo / "conf" / "access" / "default.yaml"
+    text = access.read_text()
+    # mlplat-ci may still train (ml-engineer) but no longer open a promotion request
+    assert "promote: [ml-engineer]" in text  # the edit below must change something, or the test proves nothing
+    access.write_text(text.replace("promote: [ml-engineer]", "promote: [ml-lead]", 1))
     env_actor = {**_env(tmp_path), "MLPLAT_ACTOR": "mlplat-ci"}
     p = subprocess.run([sys.executable, "-m", "mlplat.cli", "ci", "deploy", "--base", "HEAD"], cwd=repo, env=env_actor,
                        capture_output=True, text=True, timeout=300)
-    _one_line(p, 2, "'mlplat-ci' may not request a promotion to production")
+    _one_line(p, 2, "'mlplat-ci' may not promote (mlplat ci deploy)")
     assert not (tmp_path / "store.db").exists() or not json.loads(subprocess.run(
         [sys.executable, "-m", "mlplat.cli", "runs", "list", "--format", "json"], cwd=repo, env=_env(tmp_path),
         capture_output=True, text=True, timeout=120).stdout)  # nothing trained

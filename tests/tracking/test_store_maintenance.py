@@ -31,9 +31,11 @@ def _store_without_registry(url: str, tmp_path: Path) -> Store:
     s = Store(url, tmp_path / "artifacts")
     with s.writer.connect() as conn:
         command.upgrade(s._alembic_config(conn), "0007_sweep_driver")
-        # the run writers fill run_params.value_num (0010_ui_indexes, which follows the registry's
-        # revisions): add that one column so runs can still be written to this registry-less store
+        # the run writers fill run_params.value_num (0010_ui_indexes) and the audit writer signs each
+        # entry in audit_log.mac (0011_audit_anchor), both after the registry's revisions: add those
+        # columns so runs and audit entries can still be written to this registry-less store
         conn.execute(sa.text("ALTER TABLE run_params ADD COLUMN value_num FLOAT"))
+        conn.execute(sa.text("ALTER TABLE audit_log ADD COLUMN mac VARCHAR(64)"))
         conn.commit()
     return s
 
