@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:  # the column holders are the profile's; only their types are named here
-    from mlplat.data.profile import Progress, _Categorical, _Numeric
+    from mlplat.data.numeric import NumericColumn
+    from mlplat.data.profile import Progress, _Categorical
 
 CHUNK_CELLS = 1 << 18  # cells of one association chunk (rows x stacked columns)
 
@@ -102,7 +103,7 @@ def _blas_controller() -> Any:
     return ThreadpoolController()
 
 
-def _numeric_associations(nums: list[_Numeric], n: int, progress: Progress) -> dict[str, Any]:
+def _numeric_associations(nums: list[NumericColumn], n: int, progress: Progress) -> dict[str, Any]:
     """Pearson and Spearman between every pair of numeric columns."""
 
     p = len(nums)
@@ -132,7 +133,7 @@ def _numeric_associations(nums: list[_Numeric], n: int, progress: Progress) -> d
     return out
 
 
-def _categorical_associations(nums: list[_Numeric], cats: list[_Categorical], n: int,
+def _categorical_associations(nums: list[NumericColumn], cats: list[_Categorical], n: int,
                               progress: Progress) -> dict[str, Any]:
     """Cramér's V between categorical columns, the correlation ratio of each numeric one on each categorical."""
     p = len(nums)

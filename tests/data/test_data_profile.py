@@ -156,7 +156,7 @@ def test_compare_uses_the_monitor_statistics_and_the_train_schema_check():
 
 def test_counted_and_key_sorted_columns_match_pandas_and_scipy():
     """The fast paths (bincount for small whole numbers, one 64-bit key sort elsewhere) against plain pandas/scipy."""
-    from mlplat.data.profile import _sort_order
+    from mlplat.data.numeric import sort_order
 
     rng = np.random.default_rng(7)
     n = 3000
@@ -174,7 +174,7 @@ def test_counted_and_key_sorted_columns_match_pandas_and_scipy():
     })
     for c in df.columns:
         vals = df[c].dropna().to_numpy(dtype=np.float64)
-        assert np.array_equal(vals[_sort_order(vals)], np.sort(vals))
+        assert np.array_equal(vals[sort_order(vals)], np.sort(vals))
     prof = profile_frame(df)
     for c in df.columns:
         col, s = prof["columns"][c], df[c].astype("float64")
