@@ -20,7 +20,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,19 +30,11 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-LOADGEN = REPO / "benchmarks" / "serving" / "loadgen.py"
-CLI = [sys.executable, "-m", "mlplat.cli"]
+sys.path.insert(0, str(REPO / "benchmarks" / "serving"))
+
+from harness import CLI, LOADGEN, free_port, sh  # noqa: E402
+
 SCENARIOS = [("1 row, concurrency 16", 16, 0, 8), ("1 row, open loop 200 req/s", 16, 200, 6)]
-
-
-def sh(args: list[str], env: dict, cwd: Path) -> str:
-    return subprocess.run([*CLI, *args], env=env, cwd=cwd, check=True, capture_output=True, text=True).stdout
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def serve(workers: int, env: dict, cwd: Path) -> tuple[subprocess.Popen, str]:

@@ -15,7 +15,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,17 +23,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-CLI = [sys.executable, "-m", "mlplat.cli"]
+sys.path.insert(0, str(REPO / "benchmarks" / "serving"))
 
-
-def sh(args: list[str], env: dict, cwd: Path) -> str:
-    return subprocess.run([*CLI, *args], env=env, cwd=cwd, check=True, capture_output=True, text=True).stdout
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from harness import CLI, free_port, sh  # noqa: E402
 
 
 def main() -> None:
