@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import sklearn.datasets
 import sqlalchemy as sa
 
 from mlplat.errors import ConfigError, DataSourceError
@@ -41,6 +40,8 @@ def _load_sklearn(cfg: Any) -> pd.DataFrame:
             f"dataset.loader={loader!r} is not a bundled scikit-learn loader: "
             f"expected one of {', '.join(SKLEARN_LOADERS)}"
         )
+    import sklearn.datasets  # here: at the top, every CSV/Parquet/SQL command paid its import (docs/architecture.md)
+
     bunch = getattr(sklearn.datasets, loader)(as_frame=True)
     return bunch.frame.copy()  # the target column is named "target"
 
@@ -152,6 +153,8 @@ def _load_synthetic(cfg: Any) -> pd.DataFrame:
     if gen not in GENERATORS:
         raise ConfigError(f"dataset.generator={gen!r} is unknown: expected one of {', '.join(GENERATORS)}")
     params = dict(cfg.get("generator_params") or {})
+    import sklearn.datasets  # see _load_sklearn
+
     try:
         X, y = getattr(sklearn.datasets, gen)(**params)
     except (TypeError, ValueError) as exc:
