@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from mlplat.config import repository
 from mlplat.errors import ConfigError
 from mlplat.project import Project, find_project, shipped_conf
 
@@ -90,6 +91,7 @@ def setup() -> None:
     from mlplat.config.schema import register_schemas
 
     register_schemas()
+    repository.install()
     if not OmegaConf.has_resolver("mlplat_default_metric"):
         OmegaConf.register_new_resolver("mlplat_default_metric", _default_metric)
     if not OmegaConf.has_resolver("mlplat_root"):
