@@ -56,20 +56,27 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _train(args: list[str]) -> int:
+    """`mlplat train`: the Hydra app. Its module finds the project when imported (Hydra's
+    config path), so a bad project setting (MLPLAT_CONF_DIR) is reported here, in one line."""
+    from mlplat.errors import MlplatError
+
+    try:
+        from mlplat.app import train_main
+    except MlplatError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return train_main(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     # OpenMP's default busy-wait makes HistGradientBoosting/XGBoost 5-10x slower as soon as
     # another process competes for the cores (parallel sweeps, a bot): yield instead.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "train":
-        from mlplat.app import train_main
-
-        sys.exit(train_main(argv[1:]))
-    if argv and argv[0] in ("-sc", "--shell-completion"):
+    if argv and argv[0] in ("train", "-sc", "--shell-completion"):
         # the completion script Hydra installs calls `mlplat -sc query=bash` (see app._completion_line)
-        from mlplat.app import train_main
-
-        sys.exit(train_main(argv))
+        sys.exit(_train(argv[1:] if argv[0] == "train" else argv))
     parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     if args.command is None:

@@ -162,6 +162,15 @@ def test_conf_dir_from_the_environment_wins_over_the_working_directory(tmp_path)
     assert "name: customers" in mlplat(here, "train", "--cfg", "job", "--package", "dataset").stdout
 
 
+def test_a_conf_dir_from_the_environment_that_is_not_there_is_one_line_for_every_command(tmp_path):
+    missing = str(tmp_path / "no-such-conf")
+    for args in (["train", "evaluation=fast"], ["train", "--cfg", "job"], ["runs", "list"], ["check", "--no-data"]):
+        proc = mlplat(tmp_path, *args, check=False, MLPLAT_CONF_DIR=missing)
+        line = one_error_line(proc)
+        assert f"MLPLAT_CONF_DIR={missing!r} is not a directory" in line and proc.stderr.count("\n") == 1, args
+    assert not (tmp_path / "runs").exists()  # nothing was created
+
+
 def test_a_pyproject_table_marks_the_project_root(tmp_path):
     root = tmp_path / "repo"
     customers_project(root)
