@@ -86,9 +86,11 @@ def register(sub) -> None:
     add_store(ss)
     ss.set_defaults(handler=cmd_sweeps_show)
 
-    rc = rsub.add_parser("cleanup", help="mark runs and sweeps whose process died (SIGKILL, lost machine) as crashed")
+    rc = rsub.add_parser("cleanup", help="mark runs and sweeps whose process died (SIGKILL, lost machine) as crashed, "
+                                         "then remove the unrecorded files crashed and failed runs left")
     rc.add_argument("--stale-after", type=parse_duration, metavar="DURATION",
                     help="also runs on other hosts without a heartbeat for this long (default: 8 heartbeats)")
+    rc.add_argument("--dry-run", action="store_true", help="mark nothing, delete nothing: list what would be done")
     add_format(rc)
     add_store(rc)
     rc.set_defaults(handler=cmd_runs_cleanup)
@@ -252,12 +254,20 @@ def _write_file(path: str, data: bytes, *, quiet: bool = False) -> int:
 def cmd_runs_cleanup(args) -> int:
     from mlplat import ops, output
 
-    marked = ops.mark_stale(stale_after_s=args.stale_after, store=store_of(args))
+    store = store_of(args)
+    marked = {"runs": [], "sweeps": []} if args.dry_run else ops.mark_stale(stale_after_s=args.stale_after, store=store)
+    removed = ops.remove_orphans(dry_run=args.dry_run, store=store)
     if args.format == "json":
-        output.emit_json({"crashed": marked["runs"], "crashed_sweeps": marked["sweeps"]})
-    else:
+        output.emit_json({"crashed": marked["runs"], "crashed_sweeps": marked["sweeps"],
+                          "orphaned_files": removed["files"], "orphaned_runs": removed["runs"],
+                          "dry_run": args.dry_run})
+        return 0
+    if not args.dry_run:
         for kind, ids in (("run", marked["runs"]), ("sweep", marked["sweeps"])):
             print(f"marked {len(ids)} {kind}(s) crashed{': ' + ', '.join(ids) if ids else ''}")
+    verb = "would remove" if args.dry_run else "removed"
+    print(f"{verb} {removed['files']} unrecorded file(s) of crashed/failed runs"
+          + (f": {', '.join(removed['runs'])}" if removed["runs"] else ""))
     return 0
 
 

@@ -61,6 +61,8 @@ def cmd_stats(args) -> int:
             ("database size", _size(s["db_bytes"])),
             ("artifacts", f"{s['artifact_files']} files, {_size(s['artifact_bytes'])}"),
             ("pruned", f"{s['pruned_files']} files, {_size(s['pruned_bytes'])}"),
+            ("unrecorded files", f"{s['orphaned_files']} (of crashed/failed runs; `mlplat runs cleanup` removes them)"
+             if s["orphaned_files"] else "0"),
             ("schema version", schema)]
     output.emit_table("Store", [("k", ""), ("v", "")], [{"k": k, "v": v} for k, v in rows])
     return 0
@@ -80,4 +82,7 @@ def cmd_prune(args) -> int:
           f"started before {output.when(report['cutoff'])} UTC; kept {report['kept_registered']} registered runs"
           + (f"; {report['missing_files']} files were already missing" if report["missing_files"] else "")
           + ("" if report["dry_run"] else f"; audit entries {report['audit_seqs'] or 'none (nothing to prune)'}"))
+    if report["orphaned_files"]:
+        print(f"note: {report['orphaned_files']} unrecorded files of crashed/failed runs are not pruned; "
+              "`mlplat runs cleanup` removes them")
     return 0

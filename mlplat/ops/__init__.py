@@ -43,7 +43,7 @@ OPERATIONS: dict[str, str] = {
     "mark_stale": "sweeps", "link_optuna_study": "sweeps", "sweep_data": "sweeps", "sweep_plot": "sweeps",
     "register_resolvers": "sweeps",
     # store: stats and pruning
-    "store_stats": "store", "prune": "store",
+    "store_stats": "store", "prune": "store", "remove_orphans": "store",
     # serving: the service, batch prediction, the prediction log
     "serving_app": "serving", "serve": "serving", "predict_batch": "serving", "read_prediction_log": "serving",
     # governance: report, lineage, model card
@@ -154,7 +154,7 @@ if TYPE_CHECKING:  # what the table says, for tools that read imports
         run_experiment,
     )
     from mlplat.ops.serving import predict_batch, read_prediction_log, serve, serving_app
-    from mlplat.ops.store import prune, store_stats
+    from mlplat.ops.store import prune, remove_orphans, store_stats
     from mlplat.ops.sweeps import (
         SweepPlan,
         check_ray_address,

@@ -20,9 +20,19 @@ def prune(*, older_than_s: float, keep_registered: bool = True, dry_run: bool = 
                           "pass --keep-registered to confirm")
     if older_than_s <= 0:
         raise ConfigError(f"the age must be positive (got {older_than_s:g} s): e.g. --older-than 180d")
-    report = maintenance.prune(store or open_store(), older_than_s=older_than_s, actor=actor or os_user(),
-                               source=source, dry_run=dry_run)
-    return report.as_dict()
+    store = store or open_store()
+    report = maintenance.prune(store, older_than_s=older_than_s, actor=actor or os_user(), source=source,
+                               dry_run=dry_run).as_dict()
+    # files no row records are not prune's to delete (it deletes recorded files): counted, and
+    # left to `mlplat runs cleanup`
+    report["orphaned_files"] = sum(len(paths) for paths in maintenance.orphans(store).values())
+    return report
 
 
-__all__ = ["store_stats", "prune"]
+def remove_orphans(*, dry_run: bool = False, actor: str | None = None, source: str = "cli", store=None) -> dict:
+    """Delete the unrecorded files crashed and failed runs left in their folders (audited)."""
+    return maintenance.remove_orphans(store or open_store(), actor=actor or os_user(), source=source,
+                                      dry_run=dry_run)
+
+
+__all__ = ["store_stats", "prune", "remove_orphans"]

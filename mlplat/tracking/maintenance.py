@@ -1,4 +1,5 @@
-"""Store upkeep: what the store holds (``stats``) and reclaiming artifact space (``prune``).
+"""Store upkeep: what the store holds (``stats``), reclaiming artifact space (``prune``) and
+the unrecorded files a crashed or failed run left behind (``orphans``, ``remove_orphans``).
 
 Pruning deletes the artifact files of old runs that no model version references. The
 run rows, metrics and the audit trail stay: a pruned run still ranks on leaderboards and
@@ -22,6 +23,7 @@ from mlplat.tracking.schema import artifacts, audit_log, experiments, runs, swee
 from mlplat.tracking.store import Store, now
 
 REGISTRY_TABLE = "model_versions"
+ENDED_BADLY = ("crashed", "failed")  # a run in these states writes nothing more
 
 
 # -- stats ---------------------------------------------------------------------------------
@@ -61,6 +63,7 @@ def stats(store: Store) -> dict:
             "db_bytes": _db_bytes(store, conn),
             "schema_version": sorted(store.current_revisions(conn)),
         }
+    result["orphaned_files"] = sum(len(paths) for paths in orphans(store).values())
     result["schema_heads"] = sorted(store.heads())
     result["schema_up_to_date"] = result["schema_version"] == result["schema_heads"]
     return result
@@ -159,3 +162,40 @@ def prune(store: Store, *, older_than_s: float, actor: str, source: str, dry_run
             return report
         after = ids[-1]
 
+
+
+# -- orphans -------------------------------------------------------------------------------
+def orphans(store: Store) -> dict[str, list[str]]:
+    """Files under the folder of each crashed or failed run that the artifacts table does not
+    record: a half-written ``.tmp``, or a model and config written before the run's last store
+    write failed. {run id: [locations]}, only runs that have some."""
+    with store.read() as conn:
+        ids = list(conn.execute(sa.select(runs.c.id).where(runs.c.status.in_(ENDED_BADLY))).scalars())
+        recorded: dict[str, set[str]] = {}
+        for run_id, path in conn.execute(sa.select(artifacts.c.run_id, artifacts.c.path)
+                                         .where(artifacts.c.run_id.in_(ids), artifacts.c.pruned_at.is_(None))):
+            recorded.setdefault(run_id, set()).add(str(path))
+    found: dict[str, list[str]] = {}
+    for run_id in ids:
+        extra = [p for p in art.list_under(art.run_location(store.artifact_root, run_id))
+                 if p not in recorded.get(run_id, set())]
+        if extra:
+            found[run_id] = sorted(extra)
+    return found
+
+
+def remove_orphans(store: Store, *, actor: str, source: str, dry_run: bool = False) -> dict:
+    """Delete what ``orphans`` finds, audited in one entry: {"runs": [...], "files": n, "dry_run": ...}."""
+    found = orphans(store)
+    files = sum(len(paths) for paths in found.values())
+    report = {"runs": sorted(found), "files": files, "dry_run": dry_run, "audit_seq": None}
+    if dry_run or not files:
+        return report
+    with store.write() as conn:
+        report["audit_seq"] = audit.append(conn, actor=actor, source=source, action="runs.cleanup",
+                                           object_type="store", object_id="artifacts",
+                                           payload={"runs": report["runs"], "orphaned_files": files})
+    for paths in found.values():
+        for path in paths:
+            art.delete(path)
+    return report

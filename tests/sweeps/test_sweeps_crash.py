@@ -54,8 +54,13 @@ def test_sigkilled_training_is_marked_crashed_and_lists_no_artifact(project):
     before = project.json("runs", "show", run_id)
     assert before["status"] == "running" and before["artifacts"] == []  # nothing recorded mid-run
 
+    # what a kill during the model's write leaves: a half-written temporary file no row records
+    stray = project.root / "runs" / "artifacts" / run_id / ".model.joblib.1a2b.tmp"
+    stray.parent.mkdir(parents=True, exist_ok=True)
+    stray.write_bytes(b"half a model")
     cleaned = project.json("runs", "cleanup")
     assert cleaned["crashed"] == [run_id]  # its pid is gone on this host
+    assert cleaned["orphaned_runs"] == [run_id] and cleaned["orphaned_files"] >= 1 and not stray.exists()
     listed = {r["id"]: r for r in project.json("runs", "list")}
     assert listed[run_id]["status"] == "crashed" and "died" in listed[run_id]["error"]
     assert project.json("runs", "show", run_id)["artifacts"] == []

@@ -105,3 +105,34 @@ def test_stats_counts_runs_sizes_and_schema(sqlite_store: Store):
     assert s["artifact_bytes"] == sum(p.stat().st_size for p in (sqlite_store.artifact_root / "a").iterdir())
     assert s["db_bytes"] > 0 and s["schema_version"] == ["0007_sweep_driver"]
     assert s["schema_up_to_date"] is (set(s["schema_heads"]) == {"0007_sweep_driver"})
+
+
+def test_unrecorded_files_of_crashed_and_failed_runs_are_counted_then_removed_and_audited(store: Store):
+    recorded = _run_with_files(store, "done_run", 1)
+    stray_of_done = art.write_bytes(store.artifact_root / "done_run", "notes.txt", b"kept").path  # a done run's
+    runs.record_runs_batch(store, [runs.RunRecord(start=start("failed_run"), error="disk full",
+                                                  started_at=time.time(), ended_at=time.time())])
+    runs.start_run(store, start("crashed_run"))
+    with store.write() as conn:
+        conn.execute(runs.runs.update().where(runs.runs.c.id == "crashed_run").values(status="crashed"))
+    left = [art.write_bytes(store.artifact_root / "failed_run", name, b"x" * 10).path
+            for name in ("model.joblib", "config.json")]
+    left.append(art.write_bytes(store.artifact_root / "crashed_run", ".model.joblib.ab12.tmp", b"half").path)
+
+    found = maintenance.orphans(store)
+    assert found == {"failed_run": sorted(left[:2]), "crashed_run": [left[2]]}
+    assert maintenance.stats(store)["orphaned_files"] == 3
+    with store.read() as conn:
+        entries_before = len(audit.entries(conn, limit=10_000))
+    dry = maintenance.remove_orphans(store, actor="ops", source="test", dry_run=True)
+    assert dry["files"] == 3 and all(Path(p).exists() for p in left)
+
+    done = maintenance.remove_orphans(store, actor="ops", source="test")
+    assert done["runs"] == ["crashed_run", "failed_run"] and done["files"] == 3
+    assert not any(Path(p).exists() for p in left)
+    assert all(p.exists() for p in recorded) and Path(stray_of_done).exists()  # a done run's files are its own
+    with store.read() as conn:
+        chain = audit.verify(conn)
+        last = audit.entries(conn, limit=1)[0]
+    assert chain.ok and chain.entries == entries_before + 1 and last["action"] == "runs.cleanup"
+    assert maintenance.orphans(store) == {} and maintenance.remove_orphans(store, actor="ops", source="t")["files"] == 0
