@@ -66,7 +66,7 @@ def _plot(plot: dict[str, Any] | None) -> dict[str, Any] | None:
     labels = plot.get("labels") if plot.get("type") == "bar" else None
     ends = None
     if plot.get("type") == "hist" and plot.get("edges"):
-        # reference-quantile bins: equal reference mass, so deviations read like a P-P plot
+        # fixed-width bins over the reference's range, shared by both sides (feature_drift._numeric_plot)
         e = plot["edges"]
         labels = [f"[{e[i]:.3g}, {e[i + 1]:.3g})" for i in range(len(e) - 1)]
         ends = (f"{e[0]:.3g}", f"{e[-1]:.3g}")

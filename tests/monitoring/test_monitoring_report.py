@@ -54,3 +54,27 @@ def test_headline_says_which_part_drifted() -> None:
     features_only = check_drift(profile, cur, predictions=rng.beta(2, 5, 300))
     assert features_only.dataset_drift and features_only.predictions["prediction"].status == "ok"
     assert features_only.verdict == "dataset drift: 3/5 features drifted (share 60% >= 50%)"
+
+
+def test_plots_draw_few_valued_columns_per_value_and_others_on_shared_fixed_width_bins() -> None:
+    rng = np.random.default_rng(1)
+    n = 20_000
+    ref = pd.DataFrame({"flag": rng.integers(0, 2, n), "x": rng.normal(size=n)})
+    cur = pd.DataFrame({"flag": rng.integers(0, 2, 3000), "x": rng.normal(size=3000)})
+    profile = build_profile(ref, numeric=["flag", "x"], categorical=[])
+    plots = {name: f["plot"] for name, f in to_json(check_drift(profile, cur))["features"].items()}
+
+    flag = plots["flag"]  # a 0/1 column: two bars, not one "[0, 1)" bin holding everything
+    assert flag["type"] == "bar" and flag["labels"] == ["0", "1"]
+    assert flag["ref"] == [float(v) for v in ref["flag"].value_counts(normalize=True).sort_index()]
+
+    x = plots["x"]
+    edges = np.asarray(x["edges"])
+    assert np.allclose(np.diff(edges), np.diff(edges)[0])  # fixed width
+    assert edges[0] == ref["x"].min() and edges[-1] == ref["x"].max()
+    # the reference's shares are its density on those bins (within the sketch's 1/2000), not flat
+    expected = np.histogram(ref["x"], edges)[0] / n
+    assert np.abs(np.asarray(x["ref"]) - expected).max() < 2e-3
+    assert max(x["ref"]) > 10 * min(x["ref"])
+    assert np.allclose(x["cur"], np.histogram(np.clip(cur["x"], edges[0], edges[-1]), edges)[0] / len(cur))
+    assert "[0, 1)" not in to_html(check_drift(profile, cur))
