@@ -264,7 +264,9 @@ def _train_main(args: list[str]) -> int:
                 check_env("sweep" if multirun else "train", checked.get("access"),
                           what="start sweeps" if multirun else "train")
                 _note_outside_project()
-                ops.mark_stale(store=ops.open_store(checked["tracking"]))  # runs and sweeps of killed processes
+                store = ops.open_store(checked["tracking"])
+                store.check_writable()  # a read-only store file: said now, not after the fit
+                ops.mark_stale(store=store)  # runs and sweeps of killed processes
                 if multirun:
                     ops.open_sweep(checked, invocation, command="mlplat train " + " ".join(args))
         except NothingToRun as exc:  # e.g. a complete Optuna study: said once, nothing recorded

@@ -34,6 +34,12 @@ def dialect_of(url: str) -> str | None:
     return {"sqlite": "sqlite", "postgresql": "postgresql", "postgres": "postgresql"}.get(backend)
 
 
+def read_only_sqlite(db: Path) -> bool:
+    """An existing SQLite file this process cannot write (nor create its -wal/-shm beside):
+    opened read-only and immutable here and by the Store (mlplat.tracking.store)."""
+    return db.is_file() and not (os.access(db, os.W_OK) and os.access(db.parent, os.W_OK))
+
+
 def _sqlite(url: str):
     rest = url.partition("://")[2]
     # sqlite:///rel/path and sqlite:////abs/path, as SQLAlchemy reads them (relative to the
@@ -43,7 +49,8 @@ def _sqlite(url: str):
     path = Path(unquote(rest[1:]))
     if not path.is_file():
         return None  # the Store creates and migrates a new store; this path never creates one
-    return sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True, timeout=60)
+    immutable = "&immutable=1" if read_only_sqlite(path) else ""
+    return sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro{immutable}", uri=True, timeout=60)
 
 
 def _postgresql(url: str):

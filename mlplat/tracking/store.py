@@ -5,12 +5,19 @@ transactions start with ``BEGIN IMMEDIATE`` so concurrent processes queue for th
 lock instead of failing on upgrade from a read lock. PostgreSQL needs neither. The schema
 is brought to the migrations' heads once per process, under a lock, so N processes
 opening a fresh store at once do not race to create it.
+
+A SQLite file this process may not write (its permissions, or its directory's: WAL needs to
+create ``-shm`` beside it) is opened read-only and immutable: read commands work, and any
+write or a needed migration is refused in one line naming the file. Immutable means SQLite
+takes no locks, so a reader can see a half-finished write of the file's owner; a read-only
+copy is for looking, not for a store someone is writing.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from functools import cached_property
@@ -21,6 +28,7 @@ import sqlalchemy as sa
 
 from mlplat.errors import StoreError
 from mlplat.project import is_url
+from mlplat.tracking.direct import read_only_sqlite
 from mlplat.tracking.revisions import MIGRATIONS, VERSION_TABLE, script_heads
 
 BUSY_TIMEOUT_S = 60
@@ -38,18 +46,24 @@ def _sqlite_path(url: sa.URL) -> Path | None:
     return Path(url.database)
 
 
-def _make_engine(url: str, *, immediate: bool) -> sa.Engine:
+def _make_engine(url: str, *, immediate: bool, read_only: Path | None = None) -> sa.Engine:
     parsed = sa.make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return sa.create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": 5}
                                 if parsed.get_backend_name() == "postgresql" else {})
-    engine = sa.create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_S})
+    if read_only is not None:
+        uri = f"{read_only.absolute().as_uri()}?mode=ro&immutable=1"
+        engine = sa.create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True,
+                                                                                check_same_thread=False))
+    else:
+        engine = sa.create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_S})
 
     @sa.event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn, _record):
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (SQLAlchemy's pysqlite recipe)
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
+        if read_only is None:  # a read-only file keeps the journal mode it has
+            cur.execute("PRAGMA journal_mode=WAL")
         cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
@@ -87,9 +101,11 @@ class Store:
             except OSError as exc:
                 raise StoreError(f"cannot create the store directory {str(db.parent)!r}: {exc}") from exc
         self._sqlite_db = db
+        self.read_only = db is not None and read_only_sqlite(db)
+        ro = db if self.read_only else None
         try:
-            self.writer = _make_engine(url, immediate=True)
-            self.reader = _make_engine(url, immediate=False) if db is not None else self.writer
+            self.writer = _make_engine(url, immediate=True, read_only=ro)
+            self.reader = _make_engine(url, immediate=False, read_only=ro) if db is not None else self.writer
         except (sa.exc.ArgumentError, ImportError) as exc:
             raise StoreError(f"cannot use store URL {url!r}: {exc}") from exc
 
@@ -111,8 +127,20 @@ class Store:
         self.writer.dispose()
         self.reader.dispose()
 
+    def check_writable(self) -> None:
+        """Raise the one-line StoreError a write would, before work that ends in one (a run)."""
+        if self.read_only:
+            self._refuse_write()
+
+    def _refuse_write(self, what: str = "record anything") -> None:
+        raise StoreError(f"the store file {str(self._sqlite_db)!r} is read-only for this user (it or its "
+                         f"directory is not writable), so mlplat cannot {what} in it; read commands work: "
+                         "fix its permissions, or point tracking.url at a copy you can write")
+
     @contextlib.contextmanager
     def write(self) -> Iterator[sa.Connection]:
+        if self.read_only:
+            self._refuse_write()
         try:
             with self.writer.begin() as conn:
                 yield conn
@@ -183,6 +211,8 @@ class Store:
             with self.reader.connect() as conn:
                 if self.current_revisions(conn) == self.heads():
                     return
+            if self.read_only:
+                self._refuse_write("bring its schema up to this version of mlplat")
             from alembic import command
 
             with self.writer.connect() as conn:
