@@ -117,10 +117,11 @@ def test_a_sigkilled_sweep_driver_leaves_a_crashed_sweep_not_a_running_one(proje
     assert sweep["status"] == "running"
 
     cleaned = project.json("runs", "cleanup")
-    assert cleaned == {"crashed": [run_id], "crashed_sweeps": [sweep["id"]]}
+    assert (cleaned["crashed"], cleaned["crashed_sweeps"], cleaned["dry_run"]) == ([run_id], [sweep["id"]], False)
     shown = project.json("sweeps", "show", sweep["id"])
     assert (shown["status"], shown["n_crashed"], shown["n_done"], shown["n_running"]) == ("crashed", 1, 0, 0)
-    assert project.json("runs", "cleanup") == {"crashed": [], "crashed_sweeps": []}  # idempotent
+    again = project.json("runs", "cleanup")  # idempotent
+    assert (again["crashed"], again["crashed_sweeps"], again["orphaned_files"]) == ([], [], 0)
     ends = [e for e in project.json("audit", "log", "--action", "sweep.end") if e["object_id"] == sweep["id"]]
     assert len(ends) == 1 and json.loads(ends[0]["payload"])["status"] == "crashed"
 
