@@ -84,6 +84,9 @@ def cmd_check(args) -> int:
         for var, files in (result.get("needs_env") or {}).items():
             print(f"note: {', '.join(files)} read(s) ${var}, unset here: set it where that option runs",
                   file=sys.stderr)
+        for extra, files in (result.get("needs_extra") or {}).items():
+            print(f"note: {', '.join(sorted(set(files)))} need(s) the {extra!r} extra, not installed here: "
+                  f"pip install 'mlplat[{extra}]' to check and use them", file=sys.stderr)
         print(f"checked {counts}: {verdict}", file=sys.stderr)
     return 1 if result["problems"] else 0
 

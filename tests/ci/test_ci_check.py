@@ -97,3 +97,22 @@ def test_every_kind_of_broken_config_is_one_line(tmp_path):
     # sweeps are counted, not expanded (the sound tree passing is the workflow test's `mlplat check` step)
     assert result["sweeps"] == {"grid_rf": 9, "hist_gb_optuna": 20, "logreg_optuna": 20, "random_forest_optuna": 20,
                                 "xgboost_optuna": 20} and result["checked"]["experiments"] == 4
+
+
+def test_options_of_an_extra_not_installed_are_a_note_not_a_problem(tmp_path):
+    """`pip install mlplat` without [lightgbm]/[catboost]: the shipped model options are noted, and check passes."""
+    root = _tree(tmp_path)
+    hide = ("import sys; sys.modules['lightgbm'] = None; sys.modules['catboost'] = None; "  # as if not installed
+            "from mlplat.cli import main; sys.argv = ['mlplat', 'check', '--no-data']; main()")
+    p = subprocess.run([sys.executable, "-c", hide], cwd=root, capture_output=True, text=True, timeout=300,
+                       env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "OMP_WAIT_POLICY": "PASSIVE",
+                            "HOME": str(root)})
+    assert p.returncode == 0 and p.stdout == "", (p.stdout, p.stderr)
+    assert "conf/model/lightgbm.yaml need(s) the 'lightgbm' extra" in p.stderr
+    assert "pip install 'mlplat[catboost]'" in p.stderr and p.stderr.rstrip().endswith("no problems")
+    # a class that does not import and is no extra's stays a problem
+    _edit(root / "conf" / "model" / "lightgbm.yaml", "lightgbm.LGBMClassifier", "sklearn.linear_model.NoSuchModel")
+    p = subprocess.run([sys.executable, "-c", hide], cwd=root, capture_output=True, text=True, timeout=300,
+                       env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "OMP_WAIT_POLICY": "PASSIVE",
+                            "HOME": str(root)})
+    assert p.returncode == 1 and "'sklearn.linear_model.NoSuchModel' does not import" in p.stdout, (p.stdout, p.stderr)
