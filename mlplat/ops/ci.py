@@ -346,8 +346,13 @@ def check_project(*, data: bool = True, extra: tuple = ()) -> dict[str, Any]:
     """`mlplat check`: every problem of the config tree (see mlplat.ci.check), pre-checked with
     the operations `mlplat train` uses; ``extra``: (file, kind, checker) of front-door groups."""
     from mlplat.ci.check import check_tree
-    from mlplat.ops.runs import check_config
     from mlplat.ops.sweeps import plan_sweep
+
+    def check_config(cfg: dict) -> None:
+        # imported on first use (the estimator libraries: ~1.2 s), once the presets' worker is composing
+        from mlplat.ops.runs import check_config as run_check
+
+        run_check(cfg)
 
     return check_tree(check_config=check_config, plan_sweep=plan_sweep, extra=extra, data=data).to_dict()
 

@@ -116,3 +116,29 @@ def test_options_of_an_extra_not_installed_are_a_note_not_a_problem(tmp_path):
                        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "OMP_WAIT_POLICY": "PASSIVE",
                             "HOME": str(root)})
     assert p.returncode == 1 and "'sklearn.linear_model.NoSuchModel' does not import" in p.stdout, (p.stdout, p.stderr)
+
+
+def test_the_forked_presets_worker_reports_what_the_serial_pass_does(tmp_path, monkeypatch):
+    """The presets compose in a forked worker (mlplat.ci.check._Worker); one core or no fork: here.
+    Both give the same report, problems in the same order."""
+    from mlplat import ops
+    from mlplat.ci import check
+
+    root = _tree(tmp_path)
+    (root / "conf" / "experiment" / "broken.yaml").write_text("# @package _global_\ndefaults:\n"
+                                                             "  - override /model: nope\n")
+    monkeypatch.chdir(root)
+    forked = ops.check_project(data=False)
+    started = []
+    real = check._Worker.__init__
+
+    def spy(self):
+        real(self)
+        started.append(self.pool is not None)
+    monkeypatch.setattr(check._Worker, "__init__", spy)
+    ops.check_project(data=False)
+    assert started == [True]  # the first report did come from the worker
+    monkeypatch.setattr(check.os, "cpu_count", lambda: 1)
+    serial = ops.check_project(data=False)
+    assert started == [True, False]
+    assert forked == serial and any("'nope'" in p["problem"] for p in serial["problems"])

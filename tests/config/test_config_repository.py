@@ -14,6 +14,9 @@ from omegaconf import OmegaConf
 
 from mlplat.config import repository
 from mlplat.config.compose import compose, setup
+from mlplat.project import shipped_conf
+
+PACKAGE_CONF = shipped_conf()
 
 OVERRIDES = [[], ["model=xgboost", "dataset=wine"], ["experiment=churn_baseline"], ["sweep=grid_rf"],
              ["model=random_forest", "model.params.n_estimators=7", "+tags.team=growth"]]
@@ -23,12 +26,15 @@ OVERRIDES = [[], ["model=xgboost", "dataset=wine"], ["experiment=churn_baseline"
 def unpatched(monkeypatch):
     setup()
     patched = cr.CachingConfigRepository.__init__
+    loader = cr.ConfigRepository.load_config
     def compose_unpatched(overrides):
         monkeypatch.setattr(cr.CachingConfigRepository, "__init__", patched.__wrapped__)
+        monkeypatch.setattr(cr.ConfigRepository, "load_config", loader.__wrapped__)
         try:
             return compose(overrides, return_hydra_config=True)
         finally:
             monkeypatch.setattr(cr.CachingConfigRepository, "__init__", patched)
+            monkeypatch.setattr(cr.ConfigRepository, "load_config", loader)
     return compose_unpatched
 
 
@@ -37,6 +43,29 @@ def test_a_composition_equals_hydras_own(unpatched, overrides):
     mine = compose(overrides, return_hydra_config=True)
     theirs = unpatched(overrides)
     assert OmegaConf.to_container(mine, resolve=False) == OmegaConf.to_container(theirs, resolve=False)
+
+
+def test_cached_files_are_handed_out_as_copies(unpatched):
+    """Compositions in a row (each its own overrides, one writing into the result) all equal Hydra's own."""
+    for overrides in OVERRIDES + OVERRIDES[::-1]:
+        mine = compose(overrides, return_hydra_config=True)
+        assert OmegaConf.to_container(mine, resolve=False) == OmegaConf.to_container(unpatched(overrides),
+                                                                                      resolve=False)
+        mine.model.name = "written-into"  # a caller's change never reaches the next composition
+    assert repository._loaded  # the cache was used
+
+
+def test_an_edited_file_is_read_again(tmp_path, monkeypatch):
+    project = tmp_path / "proj"
+    (project / "conf" / "model").mkdir(parents=True)
+    (project / "conf" / "config.yaml").write_text((PACKAGE_CONF / "config.yaml").read_text())
+    option = project / "conf" / "model" / "mine.yaml"
+    option.write_text((PACKAGE_CONF / "model" / "logreg.yaml").read_text().replace("name: logreg", "name: first"))
+    monkeypatch.chdir(project)
+    assert compose(["model=mine"]).model.name == "first"
+    text = option.read_text().replace("name: first", "name: second-and-longer")
+    option.write_text(text)
+    assert compose(["model=mine"]).model.name == "second-and-longer"
 
 
 def test_the_config_store_is_shared_not_mutated():
