@@ -153,7 +153,9 @@ def _categorical_associations(nums: list[NumericColumn], cats: list[_Categorical
     if p:
         eta = np.full((p, len(cats)), np.nan)
         plain = [np.bincount(sh, minlength=k).astype(np.float64) for sh, k in zip(shifted, sizes, strict=True)]
-        for i, num in enumerate(nums):
+
+        def one(i: int) -> None:
+            num = nums[i]
             absent = np.isnan(num.values)
             x = num.values - num.mean
             gaps = np.flatnonzero(absent) if num.n_valid < n else None
@@ -166,7 +168,17 @@ def _categorical_associations(nums: list[NumericColumn], cats: list[_Categorical
                 counts = plain[j] if gaps is None else plain[j] - np.bincount(sh[gaps], minlength=k)
                 eta[i, j] = _correlation_ratio(np.bincount(sh, weights=x, minlength=k)[:-1],
                                                np.bincount(sh, weights=xx, minlength=k)[:-1], counts[:-1])
-            progress("correlation ratio", i + 1, p)
+
+        # two threads: the weighted bincounts release the GIL for part of their time
+        # (1M rows x 15 numeric x 4 categorical: 0.25 -> 0.17 s, benchmarks/data_profile)
+        if p > 1 and n >= 50_000:
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                for done, _ in enumerate(pool.map(one, range(p)), 1):
+                    progress("correlation ratio", done, p)
+        else:
+            for i in range(p):
+                one(i)
+                progress("correlation ratio", i + 1, p)
         out["correlation_ratio"] = {"numeric": [c.name for c in nums], "categorical": [c.name for c in cats],
                                     "matrix": _matrix(eta)}
     return out

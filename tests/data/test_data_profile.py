@@ -89,6 +89,20 @@ def test_cramers_v_and_correlation_ratio_match_their_definitions(frame, profile)
         np.sqrt(between / total), abs=1e-9)
 
 
+
+def test_correlation_ratios_of_the_threaded_pass_match_their_definition():
+    """From 50,000 rows the correlation ratios are computed on two threads: every cell is still the definition's."""
+    frame = make_frame(60_000, seed=5)
+    cr = profile_frame(frame)["associations"]["correlation_ratio"]
+    for x in cr["numeric"]:
+        for c in cr["categorical"]:
+            both = frame[[x, c]].dropna()
+            groups = both.groupby(c)[x]
+            between = (groups.count() * (groups.mean() - both[x].mean()) ** 2).sum()
+            total = ((both[x] - both[x].mean()) ** 2).sum()
+            assert cr["matrix"][cr["numeric"].index(x)][cr["categorical"].index(c)] == pytest.approx(
+                np.sqrt(between / total), abs=1e-9), (x, c)
+
 def test_target_balance_and_auc_against_the_target(frame, profile):
     ts = profile["target_summary"]
     assert ts["task"] == "classification" and ts["n_classes"] == 2
