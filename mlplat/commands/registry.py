@@ -184,7 +184,7 @@ def cmd_register(args) -> int:
 def cmd_list(args) -> int:
     from mlplat import ops, output
 
-    rows = ops.list_models(store=store_of(args))
+    rows = ops.list_models(url=args.store)  # over the bare driver when it can: no SQLAlchemy import
     Col = output.Col
     output.emit_rows(rows, args.format, title="Registered models",
                      columns=[Col("name", "model"), Col("latest_version", "latest"),

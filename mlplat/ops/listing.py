@@ -1,6 +1,6 @@
-"""Read operations on runs and sweeps: leaderboards, listings, one run, one sweep.
+"""Read operations on runs, sweeps and registered models: leaderboards, listings, one run, one sweep.
 
-`mlplat leaderboard` and `mlplat runs list` import this module and nothing heavier: their
+`mlplat leaderboard`, `mlplat runs list` and `mlplat models list` import this module and nothing heavier: their
 rows come straight over the database driver (mlplat.tracking.direct) when that path is
 certain to answer. What needs the Store (and so SQLAlchemy) or draws charts imports those
 where it is used, each with its cost named.
@@ -99,6 +99,11 @@ def list_runs(*, filters: dict | None = None, since: float | None = None, page: 
                          offset=(page - 1) * page_size), store=store, url=url)
 
 
+def list_models(*, store=None, url: str | None = None) -> list[dict[str, Any]]:
+    """Every registered model with its aliases ({alias: version}), by name (read as _rows says)."""
+    return queries.models_of(_rows(queries.registered_models, store=store, url=url))
+
+
 def iter_runs(*, filters: dict | None = None, since: float | None = None, store=None) -> Iterable[dict]:
     """Every matching run, newest first, read in batches: for streaming a whole listing."""
     store = store or open_store()
@@ -124,4 +129,4 @@ def show_sweep(ref: str, *, page: int = 1, page_size: int = 100, store=None) -> 
     return sweep
 
 
-__all__ = ["leaderboard", "leaderboard_chart", "list_runs", "iter_runs", "show_run", "list_sweeps", "show_sweep"]
+__all__ = ["leaderboard", "leaderboard_chart", "list_runs", "list_models", "iter_runs", "show_run", "list_sweeps", "show_sweep"]

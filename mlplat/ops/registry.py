@@ -75,10 +75,6 @@ def register_best_of_sweep(sweep_id: str, name: str | None = None, *, actor: str
                     description=f"best run of sweep {sweep['id']}", tags={"sweep_id": sweep["id"]})
 
 
-def list_models(*, store=None) -> list[dict[str, Any]]:
-    return versions.list_models(_store(store))
-
-
 def show_model(ref: str, *, at: float | None = None, store=None) -> dict[str, Any]:
     """``name`` (model, its versions and aliases), ``name:3`` or ``name@alias`` (one version).
 
@@ -239,6 +235,6 @@ def audit_checkpoint(*, actor: str, source: str, store=None) -> dict[str, Any]:
         return audit.checkpoint(conn, actor=actor, source=source)
 
 
-__all__ = ["register", "register_best_of_sweep", "list_models", "show_model", "alias_history",
+__all__ = ["register", "register_best_of_sweep", "show_model", "alias_history",
            "request_promotion", "promote", "approve", "reject", "list_approvals", "show_approval", "rollback",
            "audit_log", "audit_verify", "audit_checkpoint"]

@@ -159,14 +159,6 @@ def _ensure_model(conn: sa.Connection, name: str) -> None:
                  .on_conflict_do_nothing())
 
 
-def list_models(store: Store) -> list[dict[str, Any]]:
-    with store.read() as conn:
-        models = [dict(r._mapping) for r in conn.execute(sa.select(registered_models).order_by(registered_models.c.name))]
-        for m in models:
-            m["aliases"] = aliases_of(conn, m["name"])
-    return models
-
-
 def list_versions(store: Store, name: str) -> list[dict[str, Any]]:
     with store.read() as conn:
         resolve(conn, Ref(check_name(name)))

@@ -86,6 +86,25 @@ def sweep_ids(dialect: str, *, prefix: str) -> tuple[str, tuple]:
             (len(prefix), prefix))
 
 
+
+def registered_models(dialect: str) -> tuple[str, tuple]:  # noqa: ARG001 - no parameter to place
+    """(sql, params): every registered model with each of its aliases (one row per alias, or one
+    with a NULL alias), by name then alias; ``models_of`` folds them into one row per model."""
+    return ("SELECT m.name, m.created_at, m.latest_version, a.alias, a.version AS alias_version "
+            "FROM registered_models m LEFT JOIN model_aliases a ON a.name = m.name "
+            "ORDER BY m.name, a.alias", ())
+
+
+def models_of(rows: list[dict]) -> list[dict]:
+    """The rows of ``registered_models`` as one dict per model: name, created_at, latest_version, aliases."""
+    out: dict[str, dict] = {}
+    for r in rows:
+        m = out.setdefault(r["name"], {"name": r["name"], "created_at": r["created_at"],
+                                       "latest_version": r["latest_version"], "aliases": {}})
+        if r["alias"] is not None:
+            m["aliases"][r["alias"]] = r["alias_version"]
+    return list(out.values())
+
 def ranked(rows: list[dict], *, metric: str, direction: str, offset: int = 0) -> list[dict]:
     """Number the rows of a leaderboard page (rank 1 is the best) and say what they rank."""
     for i, row in enumerate(rows, start=offset + 1):

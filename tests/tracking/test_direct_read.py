@@ -116,3 +116,25 @@ def test_every_page_of_the_direct_listing_together_is_every_run_once(populated):
     store, data = populated
     seen = [r["id"] for page in range(1, 6) for r in ops.list_runs(url=store.url, page=page, page_size=20)]
     assert len(seen) == len(set(seen)) == len(data)
+
+
+def test_the_model_listing_is_the_same_on_both_paths_and_imports_no_sqlalchemy(store):
+    """`mlplat models list` reads over the driver: the same models, latest versions and aliases as the Store."""
+    from mlplat.registry.schema import model_aliases, registered_models
+
+    with store.write() as conn:
+        conn.execute(registered_models.insert(), [{"name": "wage", "created_at": T0 + 2, "latest_version": 1},
+                                                  {"name": "churn", "created_at": T0 + 1, "latest_version": 3}])
+        conn.execute(model_aliases.insert(), [
+            {"name": "churn", "alias": "production", "version": 2, "updated_at": T0 + 5, "actor": "ana"},
+            {"name": "churn", "alias": "challenger", "version": 3, "updated_at": T0 + 6, "actor": "ana"}])
+    via_direct = ops.list_models(url=store.url)
+    assert via_direct == ops.list_models(store=store) == [
+        {"name": "churn", "created_at": T0 + 1, "latest_version": 3, "aliases": {"challenger": 3, "production": 2}},
+        {"name": "wage", "created_at": T0 + 2, "latest_version": 1, "aliases": {}}]
+    assert direct.read_rows(store.url, queries.registered_models) is not None  # not the Store's fallback
+    code = (f"import sys; from mlplat import ops; ms = ops.list_models(url={store.url!r}); "
+            "print(len(ms), 'sqlalchemy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "MLPLAT_NO_DIRECT_READ": ""}).stdout.split()
+    assert out == ["2", "False"]
