@@ -263,7 +263,7 @@ def cmd_latency(args) -> int:
 def cmd_history(args) -> int:
     from mlplat import ops, output
 
-    rows = ops.monitor_history(args.ref, limit=args.limit, kind=args.kind, store=store_of(args))
+    rows = ops.monitor_history(args.ref, limit=args.limit, kind=args.kind, url=args.store)
     if args.format == "json":
         output.emit_json(rows)
         return 0

@@ -256,7 +256,7 @@ def cmd_approvals_list(args) -> int:
     from mlplat import ops, output
 
     status = "pending" if args.pending else args.status
-    rows = ops.list_approvals(actor=_actor(), source=SOURCE, status=status, name=args.model, store=store_of(args))
+    rows = ops.list_approvals(actor=_actor(), source=SOURCE, status=status, name=args.model, url=args.store)
     Col = output.Col
     output.emit_rows(rows, args.format, title="Promotion requests (newest first)",
                      columns=[Col("id", "request"), Col("model", "model", lambda r: f"{r['name']}:{r['version']}"),
@@ -308,7 +308,7 @@ def cmd_audit_log(args) -> int:
     from mlplat import ops, output
 
     rows = ops.audit_log(object_id=args.object, object_type=args.object_type, action=args.audit_action,
-                         limit=args.limit, store=store_of(args))
+                         limit=args.limit, url=args.store)
     Col = output.Col
     output.emit_rows(rows, args.format, title="Audit trail (newest first)",
                      columns=[Col("seq", "#"), Col("when", "when (UTC)", lambda r: output.when(r["ts"])),

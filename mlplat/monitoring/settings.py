@@ -15,6 +15,7 @@ from mlplat import durations
 from mlplat.errors import ConfigError
 
 WHERE = "conf/monitor"
+KINDS = ("drift", "performance", "latency")  # the checks a model gets (monitor_checks.kind)
 DRIFT_METHODS = ("ks", "wasserstein", "psi", "jensenshannon", "chi2", "chisquare", "z")
 RETRAIN_WHEN = (None, "drift")
 

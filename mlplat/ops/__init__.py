@@ -35,8 +35,8 @@ OPERATIONS: dict[str, str] = {
     # registry: versions, promotions, approvals, the audit trail
     "register": "registry", "register_best_of_sweep": "registry", "list_models": "listing",
     "show_model": "registry", "alias_history": "registry", "request_promotion": "registry", "promote": "registry",
-    "approve": "registry", "reject": "registry", "list_approvals": "registry", "show_approval": "registry",
-    "rollback": "registry", "audit_log": "registry", "audit_verify": "registry",
+    "approve": "registry", "reject": "registry", "list_approvals": "listing", "show_approval": "registry",
+    "rollback": "registry", "audit_log": "listing", "audit_verify": "registry",
     "audit_checkpoint": "registry",
     # sweeps: what a multirun will launch, crash cleanup, sweep pictures
     "SweepPlan": "sweeps", "plan_sweep": "sweeps", "check_sweep": "sweeps", "check_ray_address": "sweeps",
@@ -50,7 +50,7 @@ OPERATIONS: dict[str, str] = {
     "governance_report": "governance", "lineage": "governance", "model_card": "governance",
     # monitoring: drift, performance, latency, history, retraining
     "check_drift": "monitoring", "check_performance": "monitoring", "check_latency": "monitoring",
-    "monitor_history": "monitoring", "retrain": "monitoring",
+    "monitor_history": "listing", "retrain": "monitoring",
     # untrusted: the chat allow-list
     "check_untrusted_overrides": "untrusted",
     # models: registered models in this process, and runs recorded from outside (the Python API)
@@ -117,24 +117,25 @@ if TYPE_CHECKING:  # what the table says, for tools that read imports
     )
     from mlplat.ops.governance import governance_report, lineage, model_card
     from mlplat.ops.listing import (
+        audit_log,
         iter_runs,
         leaderboard,
         leaderboard_chart,
+        list_approvals,
         list_models,
         list_runs,
         list_sweeps,
+        monitor_history,
         show_run,
         show_sweep,
     )
     from mlplat.ops.models import load_model, log_run, predict_frame
-    from mlplat.ops.monitoring import check_drift, check_latency, check_performance, monitor_history, retrain
+    from mlplat.ops.monitoring import check_drift, check_latency, check_performance, retrain
     from mlplat.ops.registry import (
         alias_history,
         approve,
         audit_checkpoint,
-        audit_log,
         audit_verify,
-        list_approvals,
         promote,
         register,
         register_best_of_sweep,

@@ -20,9 +20,8 @@ import sqlalchemy as sa
 from mlplat.errors import ConfigError, MlplatError, NotFound
 from mlplat.monitoring.schema import monitor_checks
 from mlplat.ops.listing import _rows as read_rows
-from mlplat.ops.listing import list_models, show_run
-from mlplat.ops.monitoring import monitor_history
-from mlplat.ops.registry import audit_log, audit_verify, show_model
+from mlplat.ops.listing import audit_log, list_models, monitor_history, show_run
+from mlplat.ops.registry import audit_verify, show_model
 from mlplat.ops.sweeps import sweep_data
 from mlplat.registry import aliases, approvals
 from mlplat.tracking import artifacts as art

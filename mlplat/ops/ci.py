@@ -285,7 +285,7 @@ def evaluate_change(overrides: list[str] | None = None, *, base: str | None, act
 
 def _pull_request_of(store, exp: dict[str, Any]) -> dict[str, Any] | None:
     """The ci.report entry of the pull request that evaluated the same config (newest first)."""
-    from mlplat.ops.registry import audit_log
+    from mlplat.ops.listing import audit_log
 
     for entry in audit_log(action="ci.report", limit=500, store=store):
         payload = json.loads(entry["payload"]) if isinstance(entry["payload"], str) else entry["payload"]

@@ -1,6 +1,8 @@
-"""Read operations on runs, sweeps and registered models: leaderboards, listings, one run, one sweep.
+"""Read operations: leaderboards, run and sweep listings, one run, one sweep, the registered models,
+the promotion requests, the audit trail and a model's monitoring history.
 
-`mlplat leaderboard`, `mlplat runs list` and `mlplat models list` import this module and nothing heavier: their
+The one-shot commands that list them (`mlplat leaderboard`, `runs list`, `models list`,
+`approvals list`, `audit log`, `monitor history`) import this module and nothing heavier: their
 rows come straight over the database driver (mlplat.tracking.direct) when that path is
 certain to answer. What needs the Store (and so SQLAlchemy) or draws charts imports those
 where it is used, each with its cost named.
@@ -8,14 +10,18 @@ where it is used, each with its cost named.
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
-from mlplat.errors import ConfigError, NotFound
+from mlplat.errors import ConfigError, MonitoringError, NotFound
 from mlplat.evaluation.metrics import DEFAULT_PRIMARY, get_metric
+from mlplat.monitoring.settings import KINDS
 from mlplat.ops.common import default_tracking, open_store
 from mlplat.project import resolve_sqlite_url
+from mlplat.registry.refs import not_registered, parse_ref
 from mlplat.tracking import direct, queries
 
 
@@ -33,12 +39,17 @@ def _rows(query, *, store, url: str | None) -> list[dict]:
     command never imports SQLAlchemy; when that path is not certain to answer (see
     tracking.direct), through the Store, which runs the same SQL."""
     if store is None:
-        url = resolve_sqlite_url(url) if url else None  # a relative --store starts at the project root
-        rows = direct.read_rows(url or str(default_tracking()["url"]), query)
+        rows = _direct(query, url)
         if rows is not None:
             return rows
-        store = open_store(url=url)
+        store = open_store(url=resolve_sqlite_url(url) if url else None)
     return _store_runs().query_rows(store, query)
+
+
+def _direct(query, url: str | None) -> list[dict] | None:
+    """The rows of ``query`` over the bare driver, or None when that path cannot answer (tracking.direct)."""
+    url = resolve_sqlite_url(url) if url else None  # a relative --store starts at the project root
+    return direct.read_rows(url or str(default_tracking()["url"]), query)
 
 
 def _with_sweep(filters: dict | None, *, store, url: str | None) -> dict | None:
@@ -104,6 +115,51 @@ def list_models(*, store=None, url: str | None = None) -> list[dict[str, Any]]:
     return queries.models_of(_rows(queries.registered_models, store=store, url=url))
 
 
+def list_approvals(*, actor: str, source: str, status: str | None = None, name: str | None = None,
+                   store=None, url: str | None = None) -> list[dict[str, Any]]:
+    """Promotion requests, newest first; pending ones past their expiry are marked expired first (audited),
+    so a listing never shows a stale request as pending. With none stale, nothing is written."""
+    if store is None and _direct(partial(queries.stale_requests, before=time.time()), url) == []:
+        rows = _direct(partial(queries.approval_requests, status=status, name=name), url)
+    else:
+        rows = None
+    if rows is None:
+        # the Store's path: expiring is a write (SQLAlchemy, ~0.3 s to import, only here)
+        from mlplat.registry import approvals
+
+        store = store or open_store(url=resolve_sqlite_url(url) if url else None)
+        approvals.expire_stale(store, actor=actor, source=source)
+        rows = _store_runs().query_rows(store, partial(queries.approval_requests, status=status, name=name))
+    for r in rows:
+        r["evidence"] = json.loads(r["evidence"]) if r.get("evidence") else {}
+    return rows
+
+
+def audit_log(*, object_id: str | None = None, object_type: str | None = None, action: str | None = None,
+              limit: int = 50, store=None, url: str | None = None) -> list[dict[str, Any]]:
+    """Audit entries, newest first, filtered by action (a prefix), object type and object
+    (queries.audit_entries says how a model name matches its versions, aliases and requests)."""
+    return _rows(partial(queries.audit_entries, object_id=object_id, object_type=object_type, action=action,
+                         limit=limit), store=store, url=url)
+
+
+def monitor_history(name: str, *, limit: int = 50, kind: str | None = None, store=None,
+                    url: str | None = None) -> list[dict[str, Any]]:
+    """Past checks of ``name`` (``churn`` or ``churn:3``), newest first: status overall and per
+    feature, window, report paths."""
+    if kind is not None and kind not in KINDS:
+        raise MonitoringError(f"check kind {kind!r} is not known; use one of {', '.join(KINDS)}")
+    ref = parse_ref(name)
+    if not _rows(partial(queries.model_names, name=ref.name), store=store, url=url):
+        raise not_registered(ref.name)
+    rows = _rows(partial(queries.monitor_checks, model=ref.name, kind=kind, version=ref.version, limit=int(limit)),
+                 store=store, url=url)
+    for row in rows:
+        row["features"] = json.loads(row["features"] or "{}")
+        row["summary"] = json.loads(row["summary"] or "{}")
+    return rows
+
+
 def iter_runs(*, filters: dict | None = None, since: float | None = None, store=None) -> Iterable[dict]:
     """Every matching run, newest first, read in batches: for streaming a whole listing."""
     store = store or open_store()
@@ -129,4 +185,5 @@ def show_sweep(ref: str, *, page: int = 1, page_size: int = 100, store=None) -> 
     return sweep
 
 
-__all__ = ["leaderboard", "leaderboard_chart", "list_runs", "list_models", "iter_runs", "show_run", "list_sweeps", "show_sweep"]
+__all__ = ["leaderboard", "leaderboard_chart", "list_runs", "list_models", "list_approvals", "audit_log",
+           "monitor_history", "iter_runs", "show_run", "list_sweeps", "show_sweep"]

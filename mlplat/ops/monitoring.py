@@ -19,7 +19,6 @@ Hydra-style overrides applied when composing); ``store`` to the configured store
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -41,7 +40,6 @@ from mlplat.ops.monitoring_inputs import (
     _drift_inputs_from_log,
     _label_column,
     _load_profile,
-    _open_store,
     _proba_frame,
     _read_log,
     _resolve_version,
@@ -51,7 +49,6 @@ from mlplat.ops.monitoring_inputs import (
     _window,
 )
 from mlplat.ops.monitoring_records import (
-    KINDS,
     _alert,
     _fail_if_nothing_checked,
     _json_text,
@@ -332,27 +329,6 @@ def check_latency(name_or_ref: str, *, since: float, until: float | None = None,
 
 
 # ----------------------------------------------------------------------------- history and retraining
-def monitor_history(name: str, *, limit: int = 50, kind: str | None = None, store=None) -> list[dict[str, Any]]:
-    """Past checks of ``name``, newest first (status overall and per feature, window, report paths)."""
-    if kind is not None and kind not in KINDS:
-        raise MonitoringError(f"check kind {kind!r} is not known; use one of {', '.join(KINDS)}")
-    store = store or _open_store()
-    ref = versions.parse_ref(name)
-    q = (sa.select(monitor_checks).where(monitor_checks.c.model == ref.name)
-         .order_by(monitor_checks.c.created_at.desc(), monitor_checks.c.id.desc()).limit(int(limit)))
-    if kind:
-        q = q.where(monitor_checks.c.kind == kind)
-    if ref.version is not None:
-        q = q.where(monitor_checks.c.version == ref.version)
-    with store.read() as conn:
-        versions.resolve(conn, versions.Ref(ref.name))
-        rows = [dict(r._mapping) for r in conn.execute(q)]
-    for row in rows:
-        row["features"] = json.loads(row["features"] or "{}")
-        row["summary"] = json.loads(row["summary"] or "{}")
-    return rows
-
-
 # overrides of the original run that a retraining must not repeat: its store and output folders
 # (the retraining gets this store), and sweep-only choices (a retraining is one run)
 _NOT_REPEATED = ("tracking.", "hydra.", "sweep=", "launcher=", "tags.monitor_retrain")
@@ -393,4 +369,4 @@ def retrain(name: str, *, actor: str, source: str, reason: str | None = None, ch
     return result
 
 
-__all__ = ["check_drift", "check_performance", "check_latency", "monitor_history", "retrain"]
+__all__ = ["check_drift", "check_performance", "check_latency", "retrain"]

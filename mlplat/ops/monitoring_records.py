@@ -13,14 +13,11 @@ from mlplat.errors import MonitoringError
 from mlplat.files import write_atomic
 from mlplat.monitoring import alerts
 from mlplat.monitoring.schema import monitor_checks
-from mlplat.monitoring.settings import seconds
+from mlplat.monitoring.settings import KINDS, seconds  # noqa: F401 - KINDS re-exported
 from mlplat.ops.monitoring_inputs import (
     _Context,
 )
 from mlplat.tracking import audit
-
-KINDS = ("drift", "performance", "latency")
-
 
 OUTPUT_FORMATS = ("json", "html")
 

@@ -10,16 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
-
 from mlplat.errors import ConfigError, NotFound, RegistryError
 from mlplat.ops import access as acc
 from mlplat.ops.common import compose_plain, open_store
 from mlplat.registry import aliases, approvals, replay, versions
-from mlplat.registry.schema import approval_requests
 from mlplat.tracking import audit
 from mlplat.tracking.runs import get_sweep
-from mlplat.tracking.schema import audit_log as audit_table
 
 
 def _store(store):
@@ -143,14 +139,6 @@ def reject(request_id: str, *, actor: str, source: str, reason: str, store=None,
                             reason=reason)
 
 
-def list_approvals(*, actor: str, source: str, status: str | None = None, name: str | None = None,
-                   store=None) -> list[dict[str, Any]]:
-    """Requests, newest first; pending ones past their expiry are marked expired first (audited)."""
-    store = _store(store)
-    approvals.expire_stale(store, actor=actor, source=source)
-    return approvals.list_requests(store, status=status, name=name)
-
-
 def show_approval(request_id: str, *, store=None) -> dict[str, Any]:
     with _store(store).read() as conn:
         return approvals.get(conn, request_id.strip())
@@ -177,32 +165,6 @@ def rollback(name: str, *, actor: str, source: str, alias: str = "production", t
             target = to
         aliases.move(conn, name, alias, target, expected=cur, action="rollback", actor=actor, source=source)
     return {"name": name, "alias": alias, "from_version": cur, "to_version": target}
-
-
-def audit_log(*, object_id: str | None = None, object_type: str | None = None, action: str | None = None,
-              limit: int = 50, store=None) -> list[dict[str, Any]]:
-    """Audit entries, newest first, filtered by action, object type and object: an exact id, or a
-    model name, which also matches its versions (``churn:3``), aliases (``churn@production``) and
-    its promotion requests with their approvals and rejections (entries about the request id);
-    ``churn:3`` matches that version's requests too."""
-    q = sa.select(audit_table).order_by(audit_table.c.seq.desc()).limit(limit)
-    if object_id:
-        t = audit_table.c
-        name, colon, version = object_id.rpartition(":")
-        reqs = sa.select(approval_requests.c.id)
-        if colon and version.isdigit():
-            reqs = reqs.where(approval_requests.c.name == name, approval_requests.c.version == int(version))
-        else:
-            reqs = reqs.where(approval_requests.c.name == object_id)
-        q = q.where(sa.or_(t.object_id == object_id, t.object_id.startswith(f"{object_id}:", autoescape=True),
-                           t.object_id.startswith(f"{object_id}@", autoescape=True),
-                           sa.and_(t.object_type == "request", t.object_id.in_(reqs.scalar_subquery()))))
-    if object_type:
-        q = q.where(audit_table.c.object_type == object_type)
-    if action:
-        q = q.where(audit_table.c.action.startswith(action, autoescape=True))
-    with _store(store).read() as conn:
-        return [dict(r._mapping) for r in conn.execute(q)]
 
 
 def audit_verify(*, store=None) -> dict[str, Any]:
@@ -236,5 +198,5 @@ def audit_checkpoint(*, actor: str, source: str, store=None) -> dict[str, Any]:
 
 
 __all__ = ["register", "register_best_of_sweep", "show_model", "alias_history",
-           "request_promotion", "promote", "approve", "reject", "list_approvals", "show_approval", "rollback",
-           "audit_log", "audit_verify", "audit_checkpoint"]
+           "request_promotion", "promote", "approve", "reject", "show_approval", "rollback",
+           "audit_verify", "audit_checkpoint"]

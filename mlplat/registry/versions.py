@@ -8,63 +8,20 @@ the run's config layout, and the service can verify the bytes before it unpickle
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mlplat.errors import NotFound, RegistryError
+from mlplat.registry.refs import ALIAS_RE, NAME_RE, Ref, check_alias, check_name, not_registered, parse_ref  # noqa: F401 - re-exported
 from mlplat.registry.schema import model_aliases, model_versions, registered_models
 from mlplat.tracking import artifacts as art
 from mlplat.tracking import audit
 from mlplat.tracking.runs import get_run
 from mlplat.tracking.store import Store, now
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-ALIAS_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,99}$")
 JSON_COLUMNS = ("tags", "metrics", "signature")
-
-
-@dataclass(frozen=True)
-class Ref:
-    name: str
-    version: int | None = None
-    alias: str | None = None
-
-    def __str__(self) -> str:
-        if self.version is not None:
-            return f"{self.name}:{self.version}"
-        return f"{self.name}@{self.alias}" if self.alias else self.name
-
-
-def check_name(name: str) -> str:
-    if not NAME_RE.match(name or ""):
-        raise RegistryError(f"model name {name!r} is not allowed: use letters, digits, '_', '.', '-' "
-                            "(up to 100, starting with a letter or digit), e.g. churn")
-    return name
-
-
-def check_alias(alias: str) -> str:
-    if not ALIAS_RE.match(alias or ""):
-        raise RegistryError(f"alias {alias!r} is not allowed: use letters, digits, '_', '-' starting with a "
-                            "letter, e.g. production")
-    return alias
-
-
-def parse_ref(text: str) -> Ref:
-    """'churn' (latest), 'churn:3' (version 3) or 'churn@production' (what the alias points at)."""
-    text = (text or "").strip()
-    if "@" in text:
-        name, alias = text.split("@", 1)
-        return Ref(check_name(name), alias=check_alias(alias))
-    if ":" in text:
-        name, version = text.split(":", 1)
-        if not version.isdigit() or int(version) < 1:
-            raise RegistryError(f"version {version!r} in {text!r} is not a version number: use e.g. {name}:3")
-        return Ref(check_name(name), version=int(version))
-    return Ref(check_name(text))
 
 
 def _decode(row: sa.Row) -> dict[str, Any]:
@@ -77,8 +34,7 @@ def _decode(row: sa.Row) -> dict[str, Any]:
 def resolve(conn: sa.Connection, ref: Ref) -> dict[str, Any]:
     """The version a reference names; NotFound with the fix when it names nothing."""
     if not conn.execute(sa.select(registered_models.c.name).where(registered_models.c.name == ref.name)).first():
-        raise NotFound(f"model {ref.name!r} is not registered; see `mlplat models list` or register a run with "
-                       f"`mlplat models register <run id> --name {ref.name}`")
+        raise not_registered(ref.name)
     version = ref.version
     if ref.alias:
         version = conn.execute(sa.select(model_aliases.c.version).where(

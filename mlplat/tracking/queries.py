@@ -289,3 +289,88 @@ def distinct_keys(dialect: str) -> tuple[str, tuple]:
             + " SELECT 'params' AS kind, v FROM p WHERE v IS NOT NULL"
             " UNION ALL SELECT 'tags' AS kind, v FROM t WHERE v IS NOT NULL"
             " UNION ALL SELECT 'metrics' AS kind, v FROM m WHERE v IS NOT NULL"), ()
+
+
+# -- the registry's and the monitor's listings (one-shot commands read them over the driver too) --
+# column lists in table order (tests/tracking/test_direct_read.py holds them to the SQLAlchemy tables)
+AUDIT_COLUMNS = ("seq", "ts", "actor", "source", "action", "object_type", "object_id", "payload", "payload_digest",
+                 "prev_hash", "hash", "mac")
+REQUEST_COLUMNS = ("id", "name", "version", "target", "status", "requester", "source", "created_at", "expires_at",
+                   "decided_at", "decided_by", "approvals_needed", "base_version", "evidence", "reason")
+CHECK_COLUMNS = ("id", "created_at", "kind", "model", "version", "window_start", "window_end", "input", "n_rows",
+                 "status", "features", "summary", "report_json", "report_html", "actor", "source")
+
+
+def _starts(column: str, p: str, prefix: str) -> tuple[str, list[Any]]:
+    """``column`` starts with ``prefix``, compared as text (never a LIKE pattern, case-sensitive on both databases)."""
+    return f"substr({column}, 1, {p}) = {p}", [len(prefix), prefix]
+
+
+def audit_entries(dialect: str, *, object_id: str | None = None, object_type: str | None = None,
+                  action: str | None = None, limit: int = 50) -> tuple[str, tuple]:
+    """(sql, params): audit entries, newest first. ``object_id``: that exact id, or a model name that
+    also matches its versions (``churn:3``), aliases (``churn@production``) and its promotion
+    requests (entries about the request id); ``churn:3`` matches that version's requests too."""
+    p = PLACEHOLDER[dialect]
+    where: list[str] = []
+    params: list[Any] = []
+    if object_id:
+        name, colon, version = object_id.rpartition(":")
+        if colon and version.isdigit():
+            reqs, req_params = f"SELECT id FROM approval_requests WHERE name = {p} AND version = {p}", [name, int(version)]
+        else:
+            reqs, req_params = f"SELECT id FROM approval_requests WHERE name = {p}", [object_id]
+        (versions_sql, vp), (aliases_sql, ap) = _starts("object_id", p, f"{object_id}:"), _starts("object_id", p,
+                                                                                                  f"{object_id}@")
+        where.append(f"(object_id = {p} OR {versions_sql} OR {aliases_sql} OR "
+                     f"(object_type = 'request' AND object_id IN ({reqs})))")
+        params += [object_id, *vp, *ap, *req_params]
+    if object_type:
+        where.append(f"object_type = {p}")
+        params.append(object_type)
+    if action:
+        sql, ap = _starts("action", p, action)
+        where.append(sql)
+        params += ap
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    return (f"SELECT {', '.join(AUDIT_COLUMNS)} FROM audit_log{clause} ORDER BY seq DESC LIMIT {p}",
+            (*params, int(limit)))
+
+
+def approval_requests(dialect: str, *, status: str | None = None, name: str | None = None,
+                      limit: int = 100) -> tuple[str, tuple]:
+    """(sql, params): promotion requests, newest first, each with its number of approvals."""
+    p = PLACEHOLDER[dialect]
+    where, params = [], []
+    for column, value in (("status", status), ("name", name)):
+        if value:
+            where.append(f"r.{column} = {p}")
+            params.append(value)
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    return (f"SELECT {', '.join('r.' + c for c in REQUEST_COLUMNS)}, "
+            f"(SELECT count(*) FROM approvals a WHERE a.request_id = r.id) AS approvals_count "
+            f"FROM approval_requests r{clause} ORDER BY r.created_at DESC LIMIT {p}", (*params, int(limit)))
+
+
+def stale_requests(dialect: str, *, before: float) -> tuple[str, tuple]:
+    """(sql, params): pending requests past their expiry (a listing marks them expired first)."""
+    p = PLACEHOLDER[dialect]
+    return f"SELECT id FROM approval_requests WHERE status = 'pending' AND expires_at < {p}", (float(before),)
+
+
+def model_names(dialect: str, *, name: str) -> tuple[str, tuple]:
+    """(sql, params): ``name`` if it is a registered model (no row: it is not)."""
+    return f"SELECT name FROM registered_models WHERE name = {PLACEHOLDER[dialect]}", (name,)
+
+
+def monitor_checks(dialect: str, *, model: str, kind: str | None = None, version: int | None = None,
+                   limit: int = 50) -> tuple[str, tuple]:
+    """(sql, params): past monitoring checks of ``model``, newest first."""
+    p = PLACEHOLDER[dialect]
+    where, params = [f"model = {p}"], [model]
+    for column, value in (("kind", kind), ("version", version)):
+        if value is not None and value != "":
+            where.append(f"{column} = {p}")
+            params.append(value)
+    return (f"SELECT {', '.join(CHECK_COLUMNS)} FROM monitor_checks WHERE {' AND '.join(where)} "
+            f"ORDER BY created_at DESC, id DESC LIMIT {p}", (*params, int(limit)))

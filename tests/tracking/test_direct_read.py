@@ -17,7 +17,7 @@ from store_helpers import T0, record
 from test_store_queries import _expected
 
 from mlplat import ops
-from mlplat.errors import ConfigError
+from mlplat.errors import ConfigError, NotFound
 from mlplat.tracking import direct, queries, runs
 from mlplat.tracking.store import Store
 
@@ -138,3 +138,85 @@ def test_the_model_listing_is_the_same_on_both_paths_and_imports_no_sqlalchemy(s
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "MLPLAT_NO_DIRECT_READ": ""}).stdout.split()
     assert out == ["2", "False"]
+
+
+def test_listing_columns_are_the_tables_columns():
+    """The direct path names its columns (tracking.queries); they must be the tables' own, in order."""
+    from mlplat.monitoring.schema import monitor_checks
+    from mlplat.registry.schema import approval_requests
+    from mlplat.tracking.schema import audit_log
+
+    assert queries.AUDIT_COLUMNS == tuple(c.name for c in audit_log.columns)
+    assert queries.REQUEST_COLUMNS == tuple(c.name for c in approval_requests.columns)
+    assert queries.CHECK_COLUMNS == tuple(c.name for c in monitor_checks.columns)
+
+
+def _registry_rows(store):
+    from mlplat.monitoring.schema import monitor_checks
+    from mlplat.registry.schema import approval_requests, approvals, registered_models
+    from mlplat.tracking import audit
+
+    def request(rid, name, version, status, created, expires):
+        return {"id": rid, "name": name, "version": version, "target": "production", "status": status,
+                "requester": "ana", "source": "cli", "created_at": created, "expires_at": expires,
+                "approvals_needed": 1, "evidence": '{"gates": {"passed": true}}'}
+
+    def check(i, model, kind, version, created):
+        return {"id": i, "created_at": created, "kind": kind, "model": model, "version": version, "status": "ok",
+                "features": '{"x": "ok"}', "summary": '{"n": 1}', "actor": "bot", "source": "schedule"}
+
+    with store.write() as conn:
+        conn.execute(registered_models.insert(), [{"name": n, "created_at": T0, "latest_version": 2}
+                                                  for n in ("churn", "churn2")])
+        conn.execute(approval_requests.insert(), [request("req-a", "churn", 1, "approved", T0 + 1, None),
+                                                  request("req-b", "churn", 2, "pending", T0 + 2, 4e9),
+                                                  request("req-c", "churn2", 1, "pending", T0 + 3, 4e9)])
+        conn.execute(approvals.insert(), [{"request_id": "req-a", "approver": "bo", "source": "slack", "ts": T0 + 4}])
+        for action, otype, oid in (("model.register", "model", "churn:1"), ("alias.set", "alias", "churn@production"),
+                                   ("promotion.requested", "request", "req-b"), ("model.register", "model", "churn2:1"),
+                                   ("promotion.requested", "request", "req-c"), ("run.done", "run", "churn-run")):
+            audit.append(conn, actor="ana", source="cli", action=action, object_type=otype, object_id=oid)
+        conn.execute(monitor_checks.insert(), [check(1, "churn", "drift", 1, T0 + 10), check(2, "churn", "latency", 2, T0 + 11),
+                                               check(3, "churn", "drift", 2, T0 + 12), check(4, "churn2", "drift", 1, T0 + 13)])
+
+
+def test_approvals_audit_and_monitor_history_read_directly_as_their_definitions_say(store):
+    _registry_rows(store)
+    url = store.url
+    assert direct.read_rows(url, partial(queries.audit_entries, object_id="churn")) is not None
+    # a model name: its versions, aliases and its requests' entries; never churn2's or a run named churn-...
+    for kwargs, expected in ((dict(object_id="churn"), ["req-b", "churn@production", "churn:1"]),
+                             (dict(object_id="churn:2"), ["req-b"]),
+                             (dict(object_id="Churn"), []),  # exact text, on both databases
+                             (dict(action="model."), ["churn2:1", "churn:1"]),
+                             (dict(object_type="request", limit=1), ["req-c"])):
+        via_direct = ops.audit_log(url=url, **kwargs)
+        assert [e["object_id"] for e in via_direct] == expected, kwargs
+        assert via_direct == ops.audit_log(store=store, **kwargs)
+    listed = ops.list_approvals(actor="ana", source="cli", url=url)
+    assert [(r["id"], r["approvals_count"]) for r in listed] == [("req-c", 0), ("req-b", 0), ("req-a", 1)]
+    assert listed[0]["evidence"] == {"gates": {"passed": True}}
+    assert listed == ops.list_approvals(actor="ana", source="cli", store=store)
+    assert [r["id"] for r in ops.list_approvals(actor="ana", source="cli", url=url, status="pending",
+                                                name="churn")] == ["req-b"]
+    history = ops.monitor_history("churn", url=url)
+    assert [h["id"] for h in history] == [3, 2, 1] and history[0]["features"] == {"x": "ok"}
+    assert [h["id"] for h in ops.monitor_history("churn:2", kind="drift", url=url)] == [3]
+    assert history == ops.monitor_history("churn", store=store)
+    with pytest.raises(NotFound, match="model 'nochurn' is not registered"):
+        ops.monitor_history("nochurn", url=url)
+
+
+def test_a_stale_request_is_expired_and_audited_before_it_is_listed(store):
+    """The listing's one write: a pending request past its expiry is listed expired, never pending."""
+    from mlplat.registry.schema import approval_requests
+
+    _registry_rows(store)
+    with store.write() as conn:
+        conn.execute(approval_requests.update().where(approval_requests.c.id == "req-b").values(expires_at=T0 + 5))
+    try:
+        listed = {r["id"]: r["status"] for r in ops.list_approvals(actor="sched", source="cli", url=store.url)}
+    finally:
+        ops.open_store(url=store.url).close()  # the handle the listing opened (cached per process)
+    assert listed == {"req-a": "approved", "req-b": "expired", "req-c": "pending"}
+    assert [e["object_id"] for e in ops.audit_log(url=store.url, action="promotion.expired")] == ["req-b"]
