@@ -15,7 +15,7 @@ Hydra's merge does for a file without a defaults list. The presets' compositions
 each, eight in the shipped tree) run in a forked worker process (``_Worker``) while this
 process imports the estimator libraries and checks the group options: the two halves are
 about the same size, so on two cores the wall time is about two thirds of the CPU time
-(5.2 -> 3.1 s for `--no-data` on the shipped tree, benchmarks/ci_check). Where fork is
+(5.2 -> 3.3 s for `--no-data` on the shipped tree, benchmarks/ci_check). Where fork is
 unavailable, or the machine has one core, they run here, one after the other.
 """
 
