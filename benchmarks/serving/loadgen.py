@@ -1,4 +1,7 @@
-"""Load generator (its own process): `loadgen.py URL RECORDS_JSON ROWS CONCURRENCY RATE SECONDS`.
+"""Load generator (its own process): `loadgen.py URL RECORDS_JSON ROWS CONCURRENCY RATE SECONDS [PATH KEY]`.
+
+PATH and KEY (default /v1/models/churn/predict and records) name the endpoint and the body's
+key for the rows: MLflow's scoring server takes /invocations with dataframe_records.
 
 RATE 0: closed loop (each of CONCURRENCY threads sends the next request when the last
 returns). RATE > 0: open loop at RATE req/s spread over the threads, latency measured from
@@ -20,8 +23,9 @@ import numpy as np
 def main() -> None:
     url, path, rows, conc, rate, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), \
         float(sys.argv[5]), float(sys.argv[6])
-    body = json.dumps({"records": json.loads(open(path).read())[:rows]}).encode()
-    target = f"{url}/v1/models/churn/predict"
+    endpoint, key = (sys.argv[7], sys.argv[8]) if len(sys.argv) > 8 else ("/v1/models/churn/predict", "records")
+    body = json.dumps({key: json.loads(open(path).read())[:rows]}).encode()
+    target = f"{url}{endpoint}"
     lat: list[float] = []
     last_done = [0.0]
     errors = [0]

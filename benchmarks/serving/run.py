@@ -7,6 +7,8 @@ generator in another process (loadgen.py: httpx clients in threads). Scenarios: 
 200 req/s. Reports throughput, p50/p95/p99 latency and errors, and the in-process predict
 time of the same model; writes RESULTS.md next to this file. The last line is the ratio of
 the served single-row p50 to the in-process predict time (the HTTP/validation overhead).
+With ``--mlflow-python`` the same scenarios then run against `mlflow models serve` (MLflow in
+its own venv, never a dependency) and each scenario's mlplat/MLflow throughput ratio is printed.
 """
 
 from __future__ import annotations
@@ -28,9 +30,63 @@ sys.path.insert(0, str(REPO / "benchmarks" / "serving"))
 from harness import CLI, free_port, sh  # noqa: E402
 
 
+def mlflow_side(python: str, tmp: Path, run_id: str, scenarios: list) -> list[dict]:
+    """The same model saved as an MLflow model and served by `mlflow models serve` (MLflow's own venv,
+    one uvicorn worker, as mlplat's one process), driven by the same load generator and scenarios."""
+    import httpx
+
+    model_dir = tmp / "mlflow_model"
+    python = os.path.abspath(python)
+    subprocess.run([python, str(REPO / "benchmarks" / "batch_predict" / "mlflow_side.py"),
+                    str(tmp / "artifacts" / run_id / "model.joblib"), str(model_dir)], check=True, capture_output=True)
+    port = free_port()
+    mlflow_bin = str(Path(python).with_name("mlflow"))
+    # the pickle holds mlplat's label wrapper: the repository on the path, as for batch_predict's MLflow side
+    server = subprocess.Popen([mlflow_bin, "models", "serve", "-m", str(model_dir), "--env-manager", "local",
+                               "-h", "127.0.0.1", "-p", str(port), "-w", "1"],
+                              # MLflow starts `uvicorn` by name: its venv's bin first on PATH
+                              env={**os.environ, "PYTHONPATH": str(REPO),
+                                   "PATH": f"{Path(python).parent}{os.pathsep}{os.environ.get('PATH', '')}"},
+                              cwd=tmp, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    out = []
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                if httpx.get(f"{base}/ping", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.time() > deadline or server.poll() is not None:
+                raise SystemExit("mlflow models serve did not become ready")
+            time.sleep(0.5)
+        for label, rows, conc, rate, seconds in scenarios:
+            res = subprocess.run([sys.executable, str(HERE / "loadgen.py"), base, str(tmp / "records.json"), str(rows),
+                                  str(conc), str(rate), str(seconds), "/invocations", "dataframe_records"],
+                                 capture_output=True, text=True, check=True)
+            r = json.loads(res.stdout)
+            r["label"] = label
+            out.append(r)
+            print(f"MLflow {label:21s} {r['rps']:8.1f} req/s  p50 {r['p50']:6.2f} ms  p95 {r['p95']:6.2f} ms  "
+                  f"p99 {r['p99']:6.2f} ms  errors {r['errors']}", flush=True)
+    finally:
+        server.terminate()
+        server.wait(20)
+    return out
+
+
 def main() -> None:
+    import argparse
+
     import numpy as np
     import pandas as pd
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--mlflow-python", help="python of MLflow's venv (.bench-venvs/mlflow/bin/python): the same "
+                                            "scenarios against `mlflow models serve`, with mlplat/MLflow ratios")
+    args = ap.parse_args()
 
     load_before = os.getloadavg()[0]
     tmp = Path(tempfile.mkdtemp(prefix="mlplat-bench-"))
@@ -102,6 +158,10 @@ def main() -> None:
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(20)
+    mlflow = mlflow_side(args.mlflow_python, tmp, run_id, scenarios) if args.mlflow_python else []
+    for ours, theirs in zip(results, mlflow, strict=False):
+        print(f"{ours['label']:28s} mlplat/MLflow req/s {ours['rps'] / max(theirs['rps'], 1e-9):6.2f}x  "
+              f"(MLflow p99 {theirs['p99']:.2f} ms, errors {theirs['errors']})", flush=True)
 
     open_loop = results[-1]
     single = results[0]
@@ -127,6 +187,12 @@ def main() -> None:
         "Latency is measured by the client (includes the load generator's own HTTP stack on the same 2 cores).", "",
         f"Overhead ratio (served single-row p50 / in-process predict): {ratio:.2f}", "",
     ]
+    if mlflow:
+        lines += ["Same scenarios against `mlflow models serve` (MLflow's venv, one uvicorn worker, the same model "
+                  "saved with mlflow.sklearn), run after mlplat's:", "",
+                  "| scenario | MLflow req/s | MLflow p99 ms | errors | mlplat/MLflow req/s |", "|---|---:|---:|---:|---:|",
+                  *[f"| {t['label']} | {t['rps']:.1f} | {t['p99']:.2f} | {t['errors']} | "
+                    f"{o['rps'] / max(t['rps'], 1e-9):.2f}x |" for o, t in zip(results, mlflow, strict=False)], ""]
     (HERE / "RESULTS.md").write_text("\n".join(lines))
     print(f"in-process predict: 1 row {inproc[1]:.3f} ms, 100 rows {inproc[100]:.3f} ms")
     print(f"served single-row p50 / in-process predict = {ratio:.2f}")
