@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -138,7 +139,7 @@ def test_the_forked_presets_worker_reports_what_the_serial_pass_does(tmp_path, m
     monkeypatch.setattr(check._Worker, "__init__", spy)
     ops.check_project(data=False)
     assert started == [True]  # the first report did come from the worker
-    monkeypatch.setattr(check.os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
     serial = ops.check_project(data=False)
     assert started == [True, False]
     assert forked == serial and any("'nope'" in p["problem"] for p in serial["problems"])
