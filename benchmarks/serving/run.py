@@ -27,13 +27,12 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "benchmarks" / "serving"))
 
-from harness import CLI, free_port, sh  # noqa: E402
+from harness import CLI, free_port, load, sh, wait_ready  # noqa: E402
 
 
 def mlflow_side(python: str, tmp: Path, run_id: str, scenarios: list) -> list[dict]:
     """The same model saved as an MLflow model and served by `mlflow models serve` (MLflow's own venv,
     one uvicorn worker, as mlplat's one process), driven by the same load generator and scenarios."""
-    import httpx
 
     model_dir = tmp / "mlflow_model"
     python = os.path.abspath(python)
@@ -52,21 +51,9 @@ def mlflow_side(python: str, tmp: Path, run_id: str, scenarios: list) -> list[di
     base = f"http://127.0.0.1:{port}"
     out = []
     try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/ping", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.time() > deadline or server.poll() is not None:
-                raise SystemExit("mlflow models serve did not become ready")
-            time.sleep(0.5)
+        wait_ready(f"{base}/ping", server, timeout=120, what="mlflow models serve")
         for label, rows, conc, rate, seconds in scenarios:
-            res = subprocess.run([sys.executable, str(HERE / "loadgen.py"), base, str(tmp / "records.json"), str(rows),
-                                  str(conc), str(rate), str(seconds), "/invocations", "dataframe_records"],
-                                 capture_output=True, text=True, check=True)
-            r = json.loads(res.stdout)
+            r = load(base, tmp / "records.json", rows, conc, rate, seconds, "/invocations", "dataframe_records")
             r["label"] = label
             out.append(r)
             print(f"MLflow {label:21s} {r['rps']:8.1f} req/s  p50 {r['p50']:6.2f} ms  p95 {r['p95']:6.2f} ms  "
@@ -128,26 +115,14 @@ def main() -> None:
     try:
         import httpx
 
-        deadline = time.time() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.time() > deadline:
-                raise SystemExit("server did not become ready")
-            time.sleep(0.2)
+        wait_ready(f"{base}/readyz", server, timeout=60, what="mlplat serve")
         (tmp / "records.json").write_text(json.dumps(records))
         scenarios = [("1 row, concurrency 1", 1, 1, 0, 8), ("1 row, concurrency 16", 1, 16, 0, 8),
                      ("100 rows, concurrency 1", 100, 1, 0, 8), ("100 rows, concurrency 16", 100, 16, 0, 8),
                      ("1 row, open loop 200 req/s", 1, 16, 200, 5)]
         results = []
         for label, rows, conc, rate, seconds in scenarios:
-            out = subprocess.run([sys.executable, str(HERE / "loadgen.py"), base, str(tmp / "records.json"),
-                                  str(rows), str(conc), str(rate), str(seconds)], capture_output=True, text=True,
-                                 check=True)
-            r = json.loads(out.stdout)
+            r = load(base, tmp / "records.json", rows, conc, rate, seconds)
             r["label"] = label
             results.append(r)
             print(f"{label:28s} {r['rps']:8.1f} req/s  p50 {r['p50']:6.2f} ms  p95 {r['p95']:6.2f} ms  "
