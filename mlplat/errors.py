@@ -31,6 +31,10 @@ class DataSourceError(DataError):
     """The dataset's file, table or loader cannot be read."""
 
 
+class DataFileMissing(DataSourceError):
+    """The dataset's file (CSV, Parquet, SQLite) is not where its config says."""
+
+
 class SchemaViolation(DataError):
     """Loaded data breaks the schema declared in conf/dataset."""
 
@@ -96,6 +100,7 @@ __all__ = [
     "ConfigError",
     "DataError",
     "DataSourceError",
+    "DataFileMissing",
     "MlplatError",
     "MonitoringError",
     "NoStore",

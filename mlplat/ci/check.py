@@ -166,7 +166,17 @@ def _check_training(plain: dict, where: str, report: Report, check_config: Calla
             if model.get(key) and task != str(plain["dataset"]["task"]):
                 build_estimator(model, task, plain["seed"], 1, allowed=_allowed_modules(plain))
     except MlplatError as exc:
-        report.add(where, _key_of(exc), str(exc), "compose")
+        if not report.missing_shipped_data(where, exc):
+            report.add(where, _key_of(exc), str(exc), "compose")
+
+
+def _shipped_only(layers: list[Path]) -> Path | None:
+    """The shipped library's folder when it is a layer of its own (a project beside an installed mlplat)."""
+    from mlplat.project import shipped_conf
+
+    shipped = shipped_conf().resolve()
+    others = [d.resolve() for d in layers if d.resolve() != shipped]
+    return shipped if others and len(others) < len(layers) else None
 
 
 # -- the pass --------------------------------------------------------------------------------
@@ -204,6 +214,9 @@ def _check_tree(worker: _Worker, layers: list[Path], check_config: Callable[[dic
     from mlplat.config.compose import compose, to_plain
 
     report = Report()
+    shipped = _shipped_only(layers)
+    if shipped is not None:  # a project file of the same name wins over the shipped one (never checked then)
+        report.shipped = {_rel(p) for p in shipped.rglob("*.yaml")}
     presets = worker.submit(_compose_presets, [("experiment", p) for p in _options(layers, "experiment")]
                             + [("sweep", p) for p in _options(layers, "sweep")], plan_sweep)
     try:

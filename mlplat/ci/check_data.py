@@ -47,7 +47,8 @@ def _check_data(dataset: dict, where: str, report: Report, rows: int) -> None:
         validation.validate(frame, cfg)
         report.count("datasets sampled")
     except DataError as exc:
-        report.add(where, "columns" if "schema" in str(exc) else "source", str(exc), "data")
+        if not report.missing_shipped_data(where, exc):
+            report.add(where, "columns" if "schema" in str(exc) else "source", str(exc), "data")
     except MlplatError as exc:
         report.add(where, "source", str(exc), "data")
     except Exception as exc:  # a reader's own error (parse error, driver): one line

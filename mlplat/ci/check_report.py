@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlplat.errors import DataFileMissing
+
 KEY_RE = re.compile(r"\bat ([A-Za-z_][\w.\[\]]*)")
 
 
@@ -33,6 +35,17 @@ class Report:
     needs_env: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     # options whose estimator comes from an extra not installed here (pip install 'mlplat[x]'): extra -> files
     needs_extra: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    # the library's own example options (not overridden by the project) whose data files this project
+    # does not have: file -> what is missing; the project's own files with a missing data file are problems
+    needs_data: dict[str, str] = dataclasses.field(default_factory=dict)
+    shipped: set[str] = dataclasses.field(default_factory=set)  # those options' files, as problems name them
+
+    def missing_shipped_data(self, file: str, exc: BaseException) -> bool:
+        """Record ``exc`` as a note, and say so, when it is a shipped example's data file missing here."""
+        if file in self.shipped and isinstance(exc, DataFileMissing):
+            self.needs_data.setdefault(file, str(exc))
+            return True
+        return False
 
     def add(self, file: str, key: str, problem: str, kind: str) -> None:
         self.problems.append(Problem(file, key or "-", problem, kind))
@@ -43,7 +56,7 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         return {"ok": not self.problems, "problems": [dataclasses.asdict(p) for p in self.problems],
                 "checked": self.checked, "sweeps": self.sweeps, "needs_env": self.needs_env,
-                "needs_extra": self.needs_extra}
+                "needs_extra": self.needs_extra, "needs_data": self.needs_data}
 
 
 def _rel(path: Path) -> str:

@@ -87,6 +87,10 @@ def cmd_check(args) -> int:
         for var, files in (result.get("needs_env") or {}).items():
             print(f"note: {', '.join(files)} read(s) ${var}, unset here: set it where that option runs",
                   file=sys.stderr)
+        if result.get("needs_data"):
+            print(f"note: {', '.join(sorted(result['needs_data']))}: shipped example dataset(s) whose data files "
+                  "this project does not have (not a problem): copy the data into the project or point "
+                  "dataset.path/url at it to use them", file=sys.stderr)
         for extra, files in (result.get("needs_extra") or {}).items():
             print(f"note: {', '.join(sorted(set(files)))} need(s) the {extra!r} extra, not installed here: "
                   f"pip install 'mlplat[{extra}]' to check and use them", file=sys.stderr)

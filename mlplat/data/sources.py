@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from mlplat.errors import ConfigError, DataSourceError
+from mlplat.errors import ConfigError, DataFileMissing, DataSourceError
 from mlplat.project import data_base
 
 SKLEARN_LOADERS = ("load_breast_cancer", "load_wine", "load_diabetes", "load_iris", "load_digits")
@@ -68,7 +68,7 @@ def resolve_sqlite_url(url: str) -> str:
 def _local_path(cfg: Any) -> Path:
     path = resolve_path(_need(cfg, "path"))
     if not path.is_file():
-        raise DataSourceError(
+        raise DataFileMissing(
             f"dataset {cfg['name']!r}: file {cfg['path']!r} not found (looked at {path}); "
             f"fix dataset.path in conf/dataset/{cfg['name']}.yaml (relative paths start at {project_root()})"
         )
@@ -135,7 +135,7 @@ def _load_sql(cfg: Any) -> pd.DataFrame:
     if url.startswith("sqlite:///") and not url.endswith(":memory:"):
         db = Path(url.removeprefix("sqlite:///").split("?", 1)[0])
         if not db.is_file():  # SQLite would silently create an empty database
-            raise DataSourceError(f"dataset {cfg['name']!r}: SQLite file {str(db)!r} not found; fix dataset.url")
+            raise DataFileMissing(f"dataset {cfg['name']!r}: SQLite file {str(db)!r} not found; fix dataset.url")
     try:
         with engine.connect() as con:
             return pd.read_sql_query(sa.text(query), con)

@@ -143,3 +143,23 @@ def test_the_forked_presets_worker_reports_what_the_serial_pass_does(tmp_path, m
     serial = ops.check_project(data=False)
     assert started == [True, False]
     assert forked == serial and any("'nope'" in p["problem"] for p in serial["problems"])
+
+
+def test_shipped_example_datasets_without_their_data_are_a_note_in_a_users_project(tmp_path):
+    """`mlplat init` then `mlplat check`: the library's example datasets read files only the mlplat
+    repository has; they are named in a note. A dataset of the project's own with a missing file
+    is still a problem."""
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "OMP_WAIT_POLICY": "PASSIVE", "HOME": str(tmp_path)}
+    subprocess.run([sys.executable, "-m", "mlplat.cli", "init", "proj"], cwd=tmp_path, env=env, check=True,
+                   capture_output=True, timeout=300)
+    root = tmp_path / "proj"
+    p = _check(root)
+    assert p.returncode == 0 and p.stdout == "", (p.stdout, p.stderr)
+    assert "shipped example dataset(s) whose data files this project does not have" in p.stderr
+    assert "mlplat_conf/dataset/churn.yaml" in p.stderr or "conf/dataset/churn.yaml" in p.stderr
+    (root / "conf" / "dataset" / "mine.yaml").write_text(
+        "name: mine\nsource: csv\npath: data/mine.csv\ntarget: y\ntask: classification\n")
+    js = _check(root, "--format", "json")
+    result = json.loads(js.stdout)
+    assert js.returncode == 1 and {p["file"] for p in result["problems"]} == {"conf/dataset/mine.yaml"}, result
+    assert any("churn" in f for f in result["needs_data"]) and not any("mine" in f for f in result["needs_data"])
