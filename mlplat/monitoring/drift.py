@@ -72,8 +72,9 @@ Columns present in ``current`` but not in the reference are ignored and listed
 in ``ignored_columns``.
 
 Per-column work runs on a small thread pool (``config["n_jobs"]``, default
-``min(4, cpu_count)``): the heavy numpy calls (sort, searchsorted) release the
-GIL, so this scales on the 2-core target machine.
+``min(4, cpu_count)``, fewer when the columns checked at once would hold more than
+``CHECK_MEMORY_BYTES``: one at a time from about eight million rows): the heavy numpy
+calls (sort, searchsorted) release the GIL, so this scales on the 2-core target machine.
 """
 
 from __future__ import annotations
@@ -264,8 +265,13 @@ def _is_profile(obj: Any) -> bool:
     )
 
 
+# what the columns checked at once may hold beside the data: a check keeps about two float64 copies
+# of its column (the finite values, sorted), so a ten-million-row window is checked one column at a time
+CHECK_MEMORY_BYTES = 256 * 2**20
+
+
 def _run(tasks: dict[str, RefGetter], current: pd.DataFrame, cfg: dict[str, Any]) -> dict[str, FeatureDrift]:
-    n_jobs = cfg["n_jobs"] or min(4, os.cpu_count() or 1)
+    n_jobs = cfg["n_jobs"] or min(4, os.cpu_count() or 1, max(1, CHECK_MEMORY_BYTES // max(16 * len(current), 1)))
     if n_jobs <= 1 or len(tasks) <= 1:
         return {name: _check_one(name, get, current, cfg) for name, get in tasks.items()}
     with ThreadPoolExecutor(max_workers=int(n_jobs)) as pool:

@@ -260,6 +260,7 @@ def _numeric_score(
     sample: np.ndarray,
     vc: tuple[np.ndarray, np.ndarray] | None,
     cur_sorted: np.ndarray,
+    cur_vc: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> _Scored:
     n_ref = int(ref["n_valid"])
     if method == "ks":
@@ -282,7 +283,7 @@ def _numeric_score(
         return _Scored(method, val, val, None)
     if vc is None:
         raise ValueError(f"method {method!r} needs a column with <= 20 distinct reference values")
-    cur_keys, cur_counts = _value_counts_sorted(cur_sorted)
+    cur_keys, cur_counts = cur_vc if cur_vc is not None else _value_counts_sorted(cur_sorted)
     _, ref_full, cur_full = _align_counts(vc[0], vc[1], cur_keys, cur_counts.astype(np.float64))
     return _score_counts(method, ref_full, cur_full, n_ref, cur_sorted.size)
 
@@ -295,7 +296,7 @@ def _value_label(v: float) -> str:
 
 
 def _numeric_plot(ref: dict[str, Any], sample: np.ndarray, vc: tuple[np.ndarray, np.ndarray] | None,
-                  cur_sorted: np.ndarray) -> dict[str, Any]:
+                  cur_sorted: np.ndarray, cur_vc: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
     """The reference and current shares a report draws for one numeric column.
 
     A column with few distinct reference values (0/1 flags, counts, codes: the reference keeps
@@ -304,7 +305,8 @@ def _numeric_plot(ref: dict[str, Any], sample: np.ndarray, vc: tuple[np.ndarray,
     bins), so each bar's height is the data's density: on the reference's quantile bins every
     reference bar would be the same height and say nothing. The reference's shares come from
     its sketch (exact below 5,000 rows, else within 1/2,000 of the truth)."""
-    cur_keys, cur_counts = _value_counts_sorted(cur_sorted) if vc is not None else (None, None)
+    if vc is not None:
+        cur_keys, cur_counts = cur_vc if cur_vc is not None else _value_counts_sorted(cur_sorted)
     if vc is not None and np.union1d(vc[0], cur_keys).size <= 2 * VALUE_COUNTS_MAX_UNIQUE:
         keys, ref_full, cur_full = _align_counts(vc[0], vc[1], cur_keys, cur_counts.astype(np.float64))
         return {"type": "bar", "labels": [_value_label(k) for k in keys],
@@ -317,35 +319,68 @@ def _numeric_plot(ref: dict[str, Any], sample: np.ndarray, vc: tuple[np.ndarray,
     return {
         "type": "hist",
         "edges": edges.tolist(),
-        "ref": stats.weighted_bin_percents(np.clip(sample, lo, hi), edges).tolist(),
-        "cur": stats.weighted_bin_percents(np.clip(cur_sorted, lo, hi), edges).tolist(),
+        "ref": stats.clipped_bin_percents(sample, edges).tolist(),
+        "cur": stats.clipped_bin_percents(cur_sorted, edges).tolist(),
     }
+
+
+# a whole-number column whose range is at most this share of its length is counted, not sorted
+COUNT_SORT_RANGE_SHARE = 0.25
+
+
+def _sorted_current(cur: pd.Series) -> tuple[np.ndarray | None, int, str | None, tuple | None]:
+    """``(sorted finite float64 values, n_null, error, (distinct values, counts) or None)``.
+
+    A window of a busy service is millions of rows, so this is where a check spends its
+    time and memory. A plain integer column in a small range (tenure in months, a count of
+    calls) is counted with one ``bincount`` and the sorted array written from the counts: the
+    same array ``np.sort`` gives, in one pass, with its value counts for free. Otherwise the
+    values are sorted in place when ``clean_numeric`` made a private copy of them.
+    """
+    plain = isinstance(cur.dtype, np.dtype)  # numpy-backed: nullable Int64 and the like take the general path
+    raw = cur.to_numpy() if plain and cur.dtype.kind in "iu" else None
+    if raw is not None and raw.size:
+        lo, hi = int(raw.min()), int(raw.max())
+        if hi - lo <= max(COUNT_SORT_RANGE_SHARE * raw.size, 1) and max(abs(lo), abs(hi)) < 2**53:
+            counts = np.bincount((raw - lo if lo else raw).astype(np.intp, copy=False), minlength=hi - lo + 1)
+            values = np.arange(lo, hi + 1, dtype=np.float64)
+            present = counts > 0
+            return np.repeat(values, counts), 0, None, (values[present], counts[present])
+    values, n_null, err = clean_numeric(cur)
+    if err is not None or values is None:
+        return None, n_null, err, None
+    if values.flags.writeable and not (plain and np.shares_memory(values, cur.to_numpy())):
+        values.sort()  # a private copy: no second array
+    else:  # never sort the caller's column in place
+        values = np.sort(values)
+    return values, n_null, None, None
 
 
 def _check_numeric(name: str, ref: dict[str, Any], cur: pd.Series, cfg: dict[str, Any]) -> FeatureDrift:
     base = {"n_ref": ref.get("n"), "null_share_ref": ref.get("null_share")}
-    values, n_null, err = clean_numeric(cur)
-    if err is not None or values is None:
+    cur_sorted, n_null, err, counted = _sorted_current(cur)
+    if err is not None or cur_sorted is None:
         return _error(name, "numeric", err or "invalid current column", **base)
     n_cur = int(cur.size)
     base.update(n_cur=n_cur, null_share_cur=(n_null / n_cur) if n_cur else None)
-    if values.size == 0:
+    if cur_sorted.size == 0:
         reason = "current data is empty" if n_cur == 0 else "current column has no non-null values"
         return _error(name, "numeric", reason, **base)
-    cur_sorted = np.sort(values)
     sample, vc_vals, vc_counts = _ref_arrays(ref)
     vc = None if vc_vals is None else (vc_vals, vc_counts)
+    cur_vc = counted if counted is not None or vc is None else _value_counts_sorted(cur_sorted)
     method, threshold = _requested(cfg, cfg["features"].get(name) or {}, "numeric")
     if method is None:
         n_values = int(ref["n_unique"])
         if vc is not None:
-            n_values = int(np.union1d(vc[0], _value_counts_sorted(cur_sorted)[0]).size)
+            n_values = int(np.union1d(vc[0], cur_vc[0]).size)
         method = _auto_method("numeric", int(ref["n_valid"]), n_values, int(cfg["small_reference_rows"]),
                               int(cur_sorted.size))
     if method not in NUMERIC_METHODS:
         return _error(name, "numeric", f"unknown method {method!r} for numeric column", **base)
-    scored = _numeric_score(method, ref, sample, vc, cur_sorted)
-    feat = _scored_feature(name, "numeric", method, scored, threshold, plot=_numeric_plot(ref, sample, vc, cur_sorted), **base)
+    scored = _numeric_score(method, ref, sample, vc, cur_sorted, cur_vc)
+    plot = _numeric_plot(ref, sample, vc, cur_sorted, cur_vc)
+    feat = _scored_feature(name, "numeric", method, scored, threshold, plot=plot, **base)
     _verdict(feat, cfg)
     return feat
 
@@ -374,6 +409,7 @@ def _categorical_plot(keys: np.ndarray, ref_pct: np.ndarray, cur_pct: np.ndarray
 def _check_categorical(name: str, ref: dict[str, Any], cur: pd.Series, cfg: dict[str, Any]) -> FeatureDrift:
     base: dict[str, Any] = {"n_ref": ref.get("n"), "null_share_ref": ref.get("null_share")}
     cur_vc, n_null = categorical_counts(cur)
+    cur_vc = cur_vc[cur_vc > 0]  # a categorical's unused categories were not seen
     n_valid = int(cur_vc.sum())
     n_cur = int(cur.size)
     base.update(n_cur=n_cur, null_share_cur=(n_null / n_cur) if n_cur else None)

@@ -48,6 +48,7 @@ __all__ = [
     "chi2_homogeneity_from_counts",
     "KSResult",
     "chisquare_from_counts",
+    "clipped_bin_percents",
     "jensenshannon_from_percents",
     "ks_2samp_sorted",
     "psi_from_percents",
@@ -174,26 +175,47 @@ def ks_2samp_sorted(ref_sorted: np.ndarray, cur_sorted: np.ndarray, *, n_ref: in
     return KSResult(statistic=d, p_value=float(np.clip(prob, 0.0, 1.0)))
 
 
+# cur breakpoints merged per block: a window of 10M logged rows would otherwise build several
+# (n1 + n2)-long int64 arrays at once (~600 MB) and stable-sort one of them
+WASSERSTEIN_BLOCK = 1 << 20
+
+
 def wasserstein_sorted(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> float:
     """First Wasserstein distance between two equal-weight samples (pre-sorted).
 
     Uses the quantile-function form ``∫|F⁻¹(u) - G⁻¹(u)| du``.  The breakpoints
     ``i/n1`` and ``j/n2`` are represented exactly as integers over ``n1*n2`` so
     the result equals ``scipy.stats.wasserstein_distance`` up to summation order,
-    in O(n) after sorting.
+    in O(n) after sorting.  Both breakpoint sequences are arithmetic, so they are
+    merged block by block of ``WASSERSTEIN_BLOCK`` breakpoints without a sort:
+    memory stays a few blocks whatever the samples' sizes.
     """
     n1, n2 = int(ref_sorted.size), int(cur_sorted.size)
     if n1 == n2:
         return float(np.mean(np.abs(ref_sorted - cur_sorted)))
     total = n1 * n2
-    # integer breakpoints u*n1*n2 for u in {i/n1} ∪ {j/n2}
-    u = np.concatenate([np.arange(1, n1 + 1, dtype=np.int64) * n2, np.arange(1, n2 + 1, dtype=np.int64) * n1])
-    u.sort(kind="stable")
-    widths = np.diff(u, prepend=np.int64(0))
-    idx_ref = (u + n2 - 1) // n2 - 1  # ceil(u/n2) - 1: quantile index in ref
-    idx_cur = (u + n1 - 1) // n1 - 1
-    diffs = np.abs(ref_sorted[idx_ref] - cur_sorted[idx_cur])
-    return float(np.dot(widths.astype(np.float64), diffs) / total)
+    # the merged breakpoints u*n1*n2 for u in {i/n1} ∪ {j/n2}: i*n2 (i = 1..n1) and j*n1 (j = 1..n2)
+    (a_n, a_step), (b_n, b_step) = sorted([(n1, n2), (n2, n1)], reverse=True)  # a: the longer sequence
+    acc = 0.0
+    prev = np.int64(0)
+    for start in range(0, a_n, WASSERSTEIN_BLOCK):
+        stop = min(start + WASSERSTEIN_BLOCK, a_n)
+        a = np.arange(start + 1, stop + 1, dtype=np.int64) * a_step
+        lo = (start * a_step) // b_step  # b breakpoints k*b_step in (start*a_step, stop*a_step]
+        hi = (stop * a_step) // b_step if stop < a_n else b_n
+        b = np.arange(lo + 1, hi + 1, dtype=np.int64) * b_step
+        u = np.empty(a.size + b.size, dtype=np.int64)
+        at = np.searchsorted(a, b, side="left") + np.arange(b.size)
+        keep = np.ones(u.size, dtype=bool)
+        keep[at] = False
+        u[at] = b
+        u[keep] = a
+        widths = np.diff(u, prepend=prev)
+        prev = u[-1]
+        idx_ref = (u + n2 - 1) // n2 - 1  # ceil(u/n2) - 1: quantile index in ref
+        idx_cur = (u + n1 - 1) // n1 - 1
+        acc += float(np.dot(widths.astype(np.float64), np.abs(ref_sorted[idx_ref] - cur_sorted[idx_cur])))
+    return acc / total
 
 
 def sturges_edges(lo: float, hi: float, n_total: int) -> np.ndarray:
@@ -221,6 +243,14 @@ def weighted_bin_percents(sorted_values: np.ndarray, edges: np.ndarray) -> np.nd
     left = np.searchsorted(sorted_values, edges[:-1], side="left")
     right_end = np.searchsorted(sorted_values, edges[-1:], side="right")
     cum = np.concatenate([left, right_end])
+    return np.diff(cum) / sorted_values.size
+
+
+def clipped_bin_percents(sorted_values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """``weighted_bin_percents(np.clip(sorted_values, edges[0], edges[-1]), edges)`` without the
+    clipped copy: values below the first edge count in the first bin, above the last in the last."""
+    inner = np.searchsorted(sorted_values, edges[1:-1], side="left")
+    cum = np.concatenate([[0], inner, [sorted_values.size]])
     return np.diff(cum) / sorted_values.size
 
 

@@ -17,6 +17,7 @@ from mlplat.ops.common import compose_plain, open_store
 from mlplat.registry import versions
 from mlplat.serving.holder import load_version
 from mlplat.serving.predlog import read_prediction_log, version_counts
+from mlplat.serving.predlog_columns import read_window_columns
 from mlplat.tracking.artifacts import read_verified
 from mlplat.tracking.runs import get_run
 from mlplat.tracking.schema import artifacts
@@ -127,15 +128,33 @@ def _window(since: float | None, until: float | None) -> tuple[float | None, flo
 
 
 def _read_log(ctx: _Context, name: str, since: float | None, until: float, *, version: int | None = None,
-              columns: list[str] | None = None, ordered: bool = True):
+              columns: list[str] | None = None, ordered: bool = True, categories: bool = False):
     """The window of the prediction log; the window, the version and the columns are pushed down to the
     Parquet reader (mlplat/serving/predlog.py), so only those rows and columns are read."""
     try:
         return read_prediction_log(name, since, root=ctx.log_root, until=until, version=version, columns=columns,
-                                   ordered=ordered, storage_options=ctx.log_options)
+                                   ordered=ordered, storage_options=ctx.log_options, categories=categories)
     except Exception as exc:  # a corrupt Parquet part, a store that is down: say which log, not a traceback
         raise MonitoringError(f"cannot read the prediction log of {name!r} under {ctx.log_root!r}: "
                               f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}") from exc
+
+
+def _read_window(ctx: _Context, name: str, since: float | None, until: float, version: int,
+                 columns: list[str] | None):
+    """The columns a drift check uses, as compact arrays when the log allows (a week of a busy service
+    is ten million rows: mlplat/serving/predlog_columns.py), else the plain read."""
+    if columns:
+        try:
+            frame = read_window_columns(name, since, until, root=ctx.log_root, version=version, columns=columns,
+                                        storage_options=ctx.log_options)
+        except Exception as exc:  # noqa: BLE001 - as _read_log
+            raise MonitoringError(f"cannot read the prediction log of {name!r} under {ctx.log_root!r}: "
+                                  f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
+                                  ) from exc
+        if frame is not None:
+            return frame
+    # categories: the drift check only counts the string inputs (int8 codes, not millions of strings)
+    return _read_log(ctx, name, since, until, version=version, columns=columns, ordered=False, categories=True)
 
 
 def _other_versions(ctx: _Context, name: str, version: int, since: float | None, until: float) -> dict[int, int]:
@@ -208,8 +227,7 @@ def _drift_inputs_from_log(ctx: _Context, version: dict[str, Any], profile: dict
     column = _pred_column(version, profile)
     # only what the check uses: a week of a busy service is millions of rows
     wanted = [f"input.{n}" for n in names] + [column] if names else None
-    log = _read_log(ctx, version["name"], since, until, version=int(version["version"]), columns=wanted,
-                    ordered=False)
+    log = _read_window(ctx, version["name"], since, until, int(version["version"]), wanted)
     if log.empty:
         notes.append(f"no predictions of {version['name']}:{version['version']} were logged in the window")
         empty = {n: pd.Series(dtype="float64") for n in names}

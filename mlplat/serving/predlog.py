@@ -242,21 +242,35 @@ def _arrow_fs(fs) -> pafs.FileSystem:
     return pafs.LocalFileSystem() if isinstance(fs, LocalFileSystem) else pafs.PyFileSystem(pafs.FSSpecHandler(fs))
 
 
-def _read_partitioned(fs, base: str, files: list[str], since, until, version, columns) -> pd.DataFrame:
-    factory = ds.FileSystemDatasetFactory(_arrow_fs(fs), files, ds.ParquetFileFormat(),
+def _dataset(fs, base: str, files: list[str], columns: list[str] | None = None,
+             categories: bool = False) -> ds.Dataset:
+    # string columns read as dictionaries (pandas categoricals) when asked: a week of a busy service
+    # holds ten million copies of a handful of category names (int8 codes instead of strings)
+    fmt = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=columns or [])
+                               if categories else None)
+    factory = ds.FileSystemDatasetFactory(_arrow_fs(fs), files, fmt,
                                           ds.FileSystemFactoryOptions(partition_base_dir=base,
                                                                       partitioning=PARTITIONING))
     # every file's schema, widened where they differ (a null-only column, ints in one flush and floats in
     # another); only footers are read for this
-    dataset = factory.finish(factory.inspect(promote_options="permissive", fragments=None))
-    wanted = [c for c in dataset.schema.names if c != "date" and (columns is None or c in columns)]
+    return factory.finish(factory.inspect(promote_options="permissive", fragments=None))
+
+
+def _where(since, until, version) -> ds.Expression | None:
     where = None
     for cond in ((ds.field("ts") >= since) if since is not None else None,
                  (ds.field("ts") <= until) if until is not None else None,
                  (ds.field("version") == version) if version is not None else None):
         if cond is not None:
             where = cond if where is None else where & cond
-    table = dataset.to_table(columns=wanted, filter=where)
+    return where
+
+
+def _read_partitioned(fs, base: str, files: list[str], since, until, version, columns,
+                      categories: bool = False) -> pd.DataFrame:
+    dataset = _dataset(fs, base, files, columns, categories)
+    wanted = [c for c in dataset.schema.names if c != "date" and (columns is None or c in columns)]
+    table = dataset.to_table(columns=wanted, filter=_where(since, until, version))
     # self_destruct: each column's Arrow memory is released as it is converted (peak ~1x, not 2x)
     return table.to_pandas(split_blocks=True, self_destruct=True)
 
@@ -286,24 +300,29 @@ def _read_legacy(fs, base: str, name: str, since, until, version, columns) -> pd
     return df[[c for c in df.columns if c in columns]] if columns is not None else df
 
 
+def _files_by_version(fs, base: str, name: str, since, until, version) -> dict[str, list[str]]:
+    by_version: dict[str, list[str]] = collections.defaultdict(list)
+    for f in _partition_files(fs, base, name, since, until, version):
+        by_version[f.rsplit("/version=", 1)[1].split("/", 1)[0]].append(f)
+    return by_version
+
+
 def read_prediction_log(name: str, since: float | None = None, *, root: str | Path, until: float | None = None,
                         version: int | None = None, columns: list[str] | None = None, ordered: bool = True,
-                        storage_options: dict | None = None) -> pd.DataFrame:
+                        storage_options: dict | None = None, categories: bool = False) -> pd.DataFrame:
     """Logged predictions of model ``name`` with ``since <= ts <= until`` (empty frame if none).
 
     ``root`` is serving.prediction_log.dir (``mlplat.ops.read_prediction_log`` defaults it
     from the config). ``version`` keeps one version (pruned by partition); ``columns`` reads
     only those (names that the log lacks are left out); ``ordered`` sorts oldest first
-    (``ts``, ``request_id``, ``row``), which a caller that only aggregates can skip.
+    (``ts``, ``request_id``, ``row``), which a caller that only aggregates can skip;
+    ``categories`` returns the string columns among ``columns`` as pandas categoricals.
     """
     fs, base = filesystem(root, storage_options)
     frames = []
-    by_version: dict[str, list[str]] = collections.defaultdict(list)
-    for f in _partition_files(fs, base, name, since, until, version):
-        by_version[f.rsplit("/version=", 1)[1].split("/", 1)[0]].append(f)
     # one dataset per version: versions may differ in inputs and output types, one version's files do not
-    for files in by_version.values():
-        frames.append(_read_partitioned(fs, base, files, since, until, version, columns))
+    for files in _files_by_version(fs, base, name, since, until, version).values():
+        frames.append(_read_partitioned(fs, base, files, since, until, version, columns, categories))
     legacy = _read_legacy(fs, base, name, since, until, version, columns)
     if legacy is not None and len(legacy):
         frames.append(legacy)
@@ -318,10 +337,23 @@ def read_prediction_log(name: str, since: float | None = None, *, root: str | Pa
 
 def version_counts(name: str, since: float | None = None, *, root: str | Path, until: float | None = None,
                    storage_options: dict | None = None) -> dict[int, int]:
-    """Logged rows per version of ``name`` in the window, reading no column but ``version``."""
-    df = read_prediction_log(name, since, root=root, until=until, columns=["version"], ordered=False,
-                             storage_options=storage_options)
-    return {int(v): int(k) for v, k in df["version"].value_counts().items()} if len(df) else {}
+    """Logged rows per version of ``name`` in the window.
+
+    Counted from the Parquet footers' row counts and ``ts`` statistics wherever a row group lies
+    wholly inside or outside the window (``Dataset.count_rows``), so no column is read but ``ts``
+    of the row groups at the window's edges.
+    """
+    fs, base = filesystem(root, storage_options)
+    counts: dict[int, int] = {}
+    for v, files in _files_by_version(fs, base, name, since, until, None).items():
+        n = _dataset(fs, base, files).count_rows(filter=_where(since, until, None))
+        if n:
+            counts[int(v)] = n
+    legacy = _read_legacy(fs, base, name, since, until, None, ["version"])
+    if legacy is not None and len(legacy):
+        for v, k in legacy["version"].value_counts().items():
+            counts[int(v)] = counts.get(int(v), 0) + int(k)
+    return counts
 
 
 def wait_for_rows(name: str, n: int, *, root: str | Path, timeout: float = 10.0,

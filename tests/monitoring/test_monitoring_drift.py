@@ -229,3 +229,73 @@ def test_sketch_profile_matches_exact_within_tolerance(method: str) -> None:
         e, p = exact.features[name], prof.features[name]
         assert p.statistic == pytest.approx(e.statistic, abs=SKETCH_TOL[method]), name
         assert p.drifted == e.drifted, name
+
+
+# ------------------------------------------------------------------ the large-window paths
+def test_counted_and_in_place_sorts_equal_numpys_sort_and_leave_the_column_alone() -> None:
+    from mlplat.monitoring.feature_drift import _sorted_current
+
+    rng = np.random.default_rng(5)
+    cases = [
+        pd.Series(rng.integers(-30, 40, 5000)),                       # counted (negative lower end)
+        pd.Series(rng.integers(0, 10, 5000).astype(np.uint16)),        # counted, unsigned
+        pd.Series(rng.integers(0, 10**9, 500)),                        # too wide a range: sorted
+        pd.Series(rng.normal(size=3000)),                              # a view of the caller's floats
+        pd.Series(np.where(rng.random(3000) < 0.1, np.nan, rng.normal(size=3000))),  # a private copy
+        pd.Series(pd.array([1, None, 3, 2], dtype="Int64")),           # nullable: the general path
+        pd.Series([True, False, True]),
+    ]
+    for series in cases:
+        before = series.copy()
+        got, n_null, err, counted = _sorted_current(series)
+        expected = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        expected = np.sort(expected[np.isfinite(expected)])
+        assert err is None and n_null == int(series.isna().sum())
+        np.testing.assert_array_equal(got, expected)
+        pd.testing.assert_series_equal(series, before)  # never sorted in place
+        if counted is not None:
+            keys, counts = np.unique(expected, return_counts=True)
+            np.testing.assert_array_equal(counted[0], keys)
+            np.testing.assert_array_equal(counted[1], counts)
+
+
+def test_clipped_bin_percents_equal_clipping_first() -> None:
+    from mlplat.monitoring import stats
+
+    values = np.sort(np.random.default_rng(3).normal(size=2000) * 3)
+    for edges in (np.linspace(-2, 2, 21), np.linspace(-20, 20, 5), np.linspace(0.5, 0.7, 3)):
+        np.testing.assert_array_equal(stats.clipped_bin_percents(values, edges),
+                                      stats.weighted_bin_percents(np.clip(values, edges[0], edges[-1]), edges))
+
+
+def test_categorical_columns_check_as_their_strings_and_unused_categories_are_not_unseen() -> None:
+    ref, cur = make_frame(3000, 0), make_frame(3000, 1)
+    as_categories = cur.astype({"c_small": "category", "c_large": "category"})
+    as_categories["c_small"] = as_categories["c_small"].cat.add_categories(["never-seen"])
+    plain = check_drift(ref, cur).to_dict()
+    compact = check_drift(ref, as_categories).to_dict()
+    assert compact == plain
+    assert compact["features"]["c_small"]["unseen_categories"] == []
+
+
+def test_thread_count_follows_the_memory_budget(monkeypatch) -> None:
+    """A frame whose columns would hold more than CHECK_MEMORY_BYTES at once is checked column by column,
+    with the same result."""
+    from mlplat.monitoring import drift
+
+    ref, cur = make_frame(3000, 0), make_frame(3000, 1)
+    seen = []
+    real = drift.ThreadPoolExecutor
+
+    def spy(max_workers):
+        seen.append(max_workers)
+        return real(max_workers=max_workers)
+
+    monkeypatch.setattr(drift, "ThreadPoolExecutor", spy)
+    wide = check_drift(ref, cur, config={"n_jobs": None}).to_dict()
+    pools = len(seen)
+    monkeypatch.setattr(drift, "CHECK_MEMORY_BYTES", 16 * 3000)
+    narrow = check_drift(ref, cur, config={"n_jobs": None}).to_dict()
+    assert wide == narrow
+    if (drift.os.cpu_count() or 1) > 1:
+        assert pools >= 1 and len(seen) == pools  # the narrow run made no pool
