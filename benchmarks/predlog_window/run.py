@@ -168,13 +168,15 @@ def main() -> None:
 
     walls, peaks = [r["wall"] for r in runs], [r["peak"] for r in runs]
     met = np.median(walls) <= 10 and max(peaks) <= 1024
+    loaded = max(load_before[0], load_after[0]) > 1.0
     lines = [
-        "# Prediction-log window benchmark", "",
-        f"`python benchmarks/predlog_window/run.py --rows {args.rows}` on {platform.node()} ({os.cpu_count()} cores, "
-        f"Python {platform.python_version()}), {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
-        f"**Taken under load**: load average (1/5/15 min) before {load_before[0]:.1f}/{load_before[1]:.1f}/"
-        f"{load_before[2]:.1f}, after {load_after[0]:.1f}/{load_after[1]:.1f}/{load_after[2]:.1f} (other sessions "
-        "shared the 2 cores); on an idle machine every figure is lower.", "",
+        f"## Run of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
+        f"`python benchmarks/predlog_window/run.py --rows {args.rows} --repeat {args.repeat}` on {platform.node()} "
+        f"({os.cpu_count()} cores, Python {platform.python_version()}).",
+        f"{'**Taken under load**: ' if loaded else 'Quiet machine: '}load average (1/5/15 min) before "
+        f"{load_before[0]:.1f}/{load_before[1]:.1f}/{load_before[2]:.1f}, after {load_after[0]:.1f}/"
+        f"{load_after[1]:.1f}/{load_after[2]:.1f}" + ("; on an idle machine every figure is lower." if loaded else "."),
+        "",
         f"Log: {info['rows_in_window']:,} predictions of churn:1 in the last 7 days plus {info['rows_before']:,} on "
         f"the 3 days before (outside the window), {info['files']} Parquet files ({size / 2**20:.0f} MiB), "
         "hive-partitioned model/version/date as the service writes them.", "",
@@ -188,7 +190,10 @@ def main() -> None:
         "", f"Target: <= 10 s wall and <= 1 GiB peak memory -> {'met' if met else 'NOT met'} "
         f"({args.repeat} runs).", "",
     ]
-    (HERE / "RESULTS.md").write_text("\n".join(lines))
+    # each run adds a dated section below the earlier ones: the file is the benchmark's history
+    results = HERE / "RESULTS.md"
+    earlier = results.read_text().rstrip() + "\n\n" if results.exists() else "# Prediction-log window benchmark\n\n"
+    results.write_text(earlier + "\n".join(lines))
     print(f"median wall {np.median(walls):.2f} s, max peak {max(peaks):.0f} MiB -> {'met' if met else 'NOT met'}")
 
 
