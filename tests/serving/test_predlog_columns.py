@@ -107,3 +107,22 @@ def test_an_empty_window_is_an_empty_frame(tmp_path: Path):
     _fill(tmp_path, np.random.default_rng(2))
     got = read_window_columns("churn", T0 + 400 * DAY, None, root=tmp_path, version=1, columns=COLS)
     assert got is not None and got.empty and list(got.columns) == COLS
+
+
+def test_a_window_in_object_storage_equals_the_plain_read(s3_bucket):
+    bucket, endpoint = s3_bucket
+    root, options = f"{bucket}/predictions", {"client_kwargs": {"endpoint_url": endpoint}}
+    log = PredictionLog(root, storage_options=options)
+    rng = np.random.default_rng(4)
+    for i in range(3):
+        n = 5 + i
+        log.append(ts=T0 + i * 3600.0, request_id=f"r{i}", model="churn", version=1, latency_ms=1.0,
+                   inputs=pd.DataFrame({"tenure": rng.integers(0, 9, n), "region": rng.choice(["a", "b"], n)}),
+                   predictions=[0] * n, proba=[[0.5, 0.5]] * n, classes=[0, 1])
+        log.flush()
+    cols = ["input.tenure", "input.region", "proba.1"]
+    compact = read_window_columns("churn", T0 + 1, None, root=root, version=1, columns=cols, storage_options=options)
+    plain = read_prediction_log("churn", T0 + 1, root=root, version=1, columns=cols, ordered=False,
+                                storage_options=options)
+    assert compact is not None and len(compact) == 13
+    _same_rows(compact, plain)
