@@ -144,7 +144,7 @@ def test_a_two_node_sweep_writes_s3_artifacts_and_a_killed_worker_is_a_crashed_t
         _unavailable("the S3 stand-in needs moto and s3fs: pip install -e '.[test]'")
     socket_url = sa.make_url(pg_url).set(host=None, port=None, query={"host": PG_SOCKET_DIR})
     store = socket_url.render_as_string(hide_password=False)
-    bucket, port = "mlplat-ray", 9000
+    bucket, port = "mlplat-ray", 9000  # fixed ports are free: the namespace has its own loopback
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLPLAT_", "HYDRA_", "RAY_", "AWS_"))}
     env.update(PYTHON=sys.executable, WORK=str(tmp_path), STORE=store, STEPS=str(STEPS), SLOW=SLOW,
                BUCKET=bucket, S3_PORT=str(port),
@@ -184,6 +184,7 @@ def test_a_two_node_sweep_writes_s3_artifacts_and_a_killed_worker_is_a_crashed_t
 
     # the two-node sweep: every trial done, one on each node, each in its node's own directory
     assert code["sweep"] == 0, err["sweep"]
+    assert (tmp_path / "killed.json").is_file(), _read(tmp_path / "kill.log")  # the kill step found its trial
     killed = json.loads(_read(tmp_path / "killed.json"))
     by_sweep: dict[str, list[dict]] = {}
     for r in rows:
