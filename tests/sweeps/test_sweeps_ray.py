@@ -97,7 +97,7 @@ def test_a_sweep_on_a_ray_cluster_records_every_trial_in_postgres(ray_ready, pg_
 
 # -- two nodes, no shared directory, artifacts in the S3 stand-in, a worker killed -----------
 STEPS = Path(__file__).with_name("ray_cluster_steps.py")
-SLOW = "model.params.n_estimators=4000"  # the trial whose worker is killed mid-fit (a fit of minutes)
+SLOW = "model.params.n_estimators=4000"  # the trial whose worker is killed mid-fit (~30 s of fitting)
 
 # Inside `unshare -n -p -f --mount-proc`: loopback only, and a PID namespace of its own, so
 # `ray stop` sees (and stops) only this test's Ray processes and everything still running
@@ -112,6 +112,7 @@ MOTO_ALLOW_NONEXISTENT_REGION=true "$PYTHON" -m moto.server -H 127.0.0.1 -p "$S3
 (cd head && "$ray" start --head --node-ip-address=127.0.0.1 --port=6379 --num-cpus=1 --include-dashboard=false \
     --disable-usage-stats --object-store-memory=78643200 --temp-dir="$RAY_TMP/h" > ../head.log 2>&1) \
     || { cat head.log; exit 90; }
+# a second node on the same host: its own temp dir and dashboard-agent port (the head holds 52365)
 (cd node2 && "$ray" start --address=127.0.0.1:6379 --node-ip-address=127.0.0.1 --num-cpus=1 \
     --object-store-memory=78643200 --temp-dir="$RAY_TMP/n" --dashboard-agent-listen-port=52366 \
     > ../node2.log 2>&1) || { cat node2.log; exit 91; }
@@ -120,7 +121,7 @@ train() {
     (cd driver && "$PYTHON" -m mlplat.cli train -m launcher=ray evaluation=fast "tracking.url='$STORE'" \
         "tracking.artifacts=s3://$BUCKET/mlplat" "$@")
 }
-MLPLAT_RAY_ADDRESS=127.0.0.1:9 train model=logreg,knn > refused.out 2> refused.err; echo $? > refused.code
+(export MLPLAT_RAY_ADDRESS=127.0.0.1:9; train model=logreg,knn > refused.out 2> refused.err; echo $? > refused.code)
 train model=logreg,knn > sweep.out 2> sweep.err; echo $? > sweep.code
 "$PYTHON" "$STEPS" kill "$SLOW" killed.json > kill.log 2>&1 &
 killer=$!
