@@ -122,6 +122,17 @@ def _threads(cfg: DictConfig, hc) -> int:
     return cores
 
 
+def _cluster_tags() -> dict[str, str]:
+    """The Ray node a job ran on, as a run tag: the nodes of one cluster may share a host name
+    (several on one machine, containers) and pids repeat across hosts, so the run's host and
+    pid alone do not say where it ran. Ray is only looked up, never imported: a job inside a
+    Ray worker has imported it already, and no other job pays for it."""
+    ray = sys.modules.get("ray")
+    if ray is None or not ray.is_initialized():
+        return {}
+    return {"ray_node_id": ray.get_runtime_context().get_node_id()}
+
+
 @hydra.main(config_path=CONF_DIR, config_name="config", version_base="1.3")
 def task(cfg: DictConfig) -> float:
     # the engine (pandas, scikit-learn: ~1 s) and the heartbeat (SQLAlchemy) are imported by
@@ -141,6 +152,7 @@ def task(cfg: DictConfig) -> float:
         job_num=int(hc.job.num) if multirun else None,
         invocation_id=invocation,
         threads=_threads(cfg, hc),
+        tags=_cluster_tags(),
     )
     try:
         plain = to_plain(cfg)
@@ -231,6 +243,14 @@ def _driver_heartbeat(ops, checked: dict, invocation: str, *, enabled: bool):
     return Heartbeat(ops.open_store(checked["tracking"]), invocation)
 
 
+def _sweep_summary(sweep_id: str, rows: list[dict]) -> str:
+    """The one line a sweep ends with when a trial did not finish: its counts by status (a trial
+    whose process died, e.g. a killed Ray worker, is 'crashed': it recorded no end)."""
+    counts = {s: sum(r["status"] == s for r in rows) for s in ("done", "failed", "crashed")}
+    return (f"sweep {sweep_id} finished: {counts['done']} done, {counts['failed']} failed, {counts['crashed']} crashed "
+            f"of {len(rows)} trials (mlplat sweeps show {sweep_id})")
+
+
 def train_main(args: list[str]) -> int:
     """Run `mlplat train ARGS` like a Hydra app and return the process exit code."""
     # the pre-check and the Hydra app compose the same config: once (see mlplat.config.memo)
@@ -302,6 +322,8 @@ def _train_main(args: list[str]) -> int:
         reg = summary["registered"]
         print(f"registered the sweep's best run as {reg.get('name')}:{reg.get('version')} "
               "(promote it with `mlplat models promote`)", file=sys.stderr)
+    if multirun and summary["failed"]:
+        print(f"[mlplat] {_sweep_summary(invocation, summary['runs'])}", file=sys.stderr)
     if summary["failed"] and not code:
         code = 1
     if summary["total"] == 0 and not code:

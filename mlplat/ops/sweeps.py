@@ -42,10 +42,12 @@ PLUGIN_OF_PRESET = {
 }
 PLUGIN_OF_HYDRA_LAUNCHER = {
     "ray": PLUGIN_OF_PRESET["ray"],
+    "mlplat_ray": PLUGIN_OF_PRESET["ray"],
     "submitit_slurm": PLUGIN_OF_PRESET["slurm"],
     "submitit_local": PLUGIN_OF_PRESET["slurm"],
 }
 PRESET_GROUPS = ("sweep", "launcher")
+RAY_LAUNCHERS = ("RayLauncher", "MlplatRayLauncher")  # hydra-ray-launcher's and mlplat's (launcher=ray)
 RAY_CONNECT_TIMEOUT_S = 3.0
 # Optuna's importance evaluators by class name, as a picture names them
 EVALUATOR_NAMES = {"FanovaImportanceEvaluator": "fANOVA", "PedAnovaImportanceEvaluator": "PED-ANOVA",
@@ -246,7 +248,7 @@ def _plan(overrides: tuple[str, ...], context: tuple[Any, ...]) -> SweepPlan:  #
         checks, keys, space = _optuna_probes(hc.sweeper, overrides_list)
         total = int(hc.sweeper.n_trials)
         _check_study_not_finished(cfg, space, str(metric) if metric else None)
-    if launcher_cls == "RayLauncher":
+    if launcher_cls in RAY_LAUNCHERS:
         try:
             address = OmegaConf.select(hc, "launcher.ray.init.address", default=None)
         except Exception as exc:

@@ -80,6 +80,9 @@ def test_a_failing_job_is_recorded_and_the_others_still_run(project):
     failed = [r for r in project.json("runs", "list") if r["status"] == "failed"]
     assert len(failed) == 1 and "target column 'churned' not found" in failed[0]["error"]
     assert "Traceback" not in proc.stderr
+    # the sweep's last word: its counts in one line
+    assert proc.stderr.strip().splitlines()[-1] == (f"[mlplat] sweep {sweep['id']} finished: 1 done, 1 failed, "
+                                                    f"0 crashed of 2 trials (mlplat sweeps show {sweep['id']})")
 
 
 def test_two_sweeps_started_together_get_their_own_directories(project):

@@ -71,6 +71,31 @@ def test_ray_preset_starts_local_ray_or_joins_the_address_from_the_environment(m
                       "object_store_memory": None}
 
 
+@pytest.mark.skipif(importlib.util.find_spec("hydra_plugins.hydra_ray_launcher") is None,
+                    reason="pip install 'mlplat[ray]'")
+def test_the_ray_preset_never_reruns_a_trial_and_a_lost_trial_is_a_failed_job(monkeypatch, capsys):
+    import math
+
+    import ray
+    from hydra.core.utils import JobStatus
+
+    from hydra_plugins.mlplat_ray_launcher import _core
+
+    hc = _hydra("launcher=ray")
+    assert hc.launcher._target_.endswith("MlplatRayLauncher") and hc.launcher.ray.remote.max_retries == 0
+
+    def lost(ref):
+        raise ray.exceptions.WorkerCrashedError()
+
+    monkeypatch.setattr(ray, "get", lost)
+    ret = _core._result(3, ["model=knn", "tracking.url=postgresql://bob:hunter22@db/mlplat"], ref=None)
+    # what mlplat's task returns for a failed job: the sweep goes on, the sweeper counts a failure
+    assert ret.status == JobStatus.COMPLETED and math.isnan(ret.return_value)
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: trial #3 (model=knn tracking.url=postgresql://bob:***@db/mlplat) ended "
+                           "without a result: WorkerCrashedError: The worker died unexpectedly")
+
+
 @pytest.mark.skipif(importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is None,
                     reason="pip install 'mlplat[slurm]'")
 def test_slurm_preset_composes_with_its_resources():
