@@ -223,14 +223,23 @@ def _completion_line() -> None:
             os.environ["COMP_LINE"] = " ".join([words[0], *words[2:]])
 
 
-def _progress(ops, checked: dict, args: list[str], invocation: str, *, enabled: bool):
+def _progress(ops, checked: dict, plan, invocation: str):
     """A progress display over this sweep's trials (a no-op context for single runs)."""
-    if not enabled:
+    if plan is None:
         return contextlib.nullcontext()
     from mlplat.progress import SweepProgress  # deferred as in task()
 
-    plan = ops.plan_sweep(list(args))
     return SweepProgress(ops.open_store(checked["tracking"]), invocation, total=plan.total)
+
+
+def _unrecorded(plan, recorded: int) -> int:
+    """Trials of a Ray sweep that left no run: a worker that died before its job recorded its start
+    (during imports) leaves nothing to mark crashed, and the launcher's error line is all there is.
+    Only for Ray: there a trial is lost without a word, and every other launcher's trial either
+    records a run or fails the whole command."""
+    if plan is None or plan.total is None or plan.launcher != "MlplatRayLauncher":
+        return 0
+    return max(plan.total - recorded, 0)
 
 
 def _driver_heartbeat(ops, checked: dict, invocation: str, *, enabled: bool):
@@ -297,8 +306,9 @@ def _train_main(args: list[str]) -> int:
             return 2
     sys.argv = ["mlplat", *hydra_args]
     code = 0
+    plan = ops.plan_sweep(list(ns.overrides)) if multirun and not hydra_only else None
     try:
-        with _progress(ops, checked, ns.overrides, invocation, enabled=multirun and not hydra_only), \
+        with _progress(ops, checked, plan, invocation), \
                 _driver_heartbeat(ops, checked, invocation, enabled=multirun and not hydra_only):
             task()
     except SystemExit as exc:
@@ -326,6 +336,11 @@ def _train_main(args: list[str]) -> int:
         print(f"[mlplat] {_sweep_summary(invocation, summary['runs'])}", file=sys.stderr)
     if summary["failed"] and not code:
         code = 1
+    lost = _unrecorded(plan, summary["total"])
+    if lost:
+        print(f"[mlplat] sweep {invocation}: {lost} of {plan.total} trials left no run (their Ray worker died "
+              "before the job started; see the error lines above)", file=sys.stderr)
+        code = code or 1
     if summary["total"] == 0 and not code:
         code = 1  # Hydra started no job (e.g. an error it reported itself)
     return code

@@ -146,3 +146,17 @@ def test_every_preset_file_is_listed_as_an_option():
     assert set(group_options("launcher")) == {"joblib", "ray", "slurm"}
     assert {"grid_rf", "xgboost_optuna", "random_forest_optuna", "hist_gb_optuna", "logreg_optuna"} <= \
         set(group_options("sweep"))
+
+
+def test_ray_trials_that_left_no_run_are_counted_against_the_plan():
+    """A Ray worker that dies before its job records a start leaves no run to mark crashed: the
+    driver counts the plan's trials against the runs recorded and fails the command."""
+    from mlplat.app import _unrecorded
+    from mlplat.ops.sweeps import SweepPlan
+
+    ray = SweepPlan(sweeper="BasicSweeper", launcher="MlplatRayLauncher", total=3, parallel=2, metric=None)
+    assert _unrecorded(ray, 2) == 1 and _unrecorded(ray, 3) == 0
+    other = SweepPlan(sweeper="BasicSweeper", launcher="BasicLauncher", total=3, parallel=1, metric=None)
+    assert _unrecorded(other, 2) == 0 and _unrecorded(None, 0) == 0
+    unknown = SweepPlan(sweeper="OptunaSweeper", launcher="MlplatRayLauncher", total=None, parallel=2, metric=None)
+    assert _unrecorded(unknown, 0) == 0
