@@ -89,11 +89,12 @@ def generate(root: Path, model, rows: int, now: float) -> dict:
 DUCKDB = """
 import sys, time, duckdb
 root, since = sys.argv[1], float(sys.argv[2])
+duckdb.sql("SET enable_progress_bar = false")
 t0 = time.perf_counter()
 df = duckdb.sql(f"SELECT \\"input.tenure_months\\", \\"input.monthly_charges\\", \\"input.support_calls\\", "
                 f"\\"input.contract\\", \\"input.region\\", \\"proba.1\\" FROM read_parquet('{root}/**/*.parquet', "
                 f"hive_partitioning = true) WHERE model = 'churn' AND version = 1 AND ts >= {since}").df()
-print(len(df), time.perf_counter() - t0)
+print("RESULT", len(df), time.perf_counter() - t0)
 """
 
 
@@ -158,7 +159,7 @@ def main() -> None:
                                 str(tmp / "runs" / "predictions"), str(now - 7 * DAY)], capture_output=True, text=True)
             if p.returncode:
                 raise SystemExit(f"duckdb failed: {p.stderr}")
-            n, secs = p.stdout.split()
+            n, secs = next(ln for ln in p.stdout.splitlines() if ln.startswith("RESULT")).split()[1:]
             duck.append({"wall": float(secs), "peak": int(p.stderr.strip().splitlines()[-1]) / 1024, "n": int(n)})
             print(f"duckdb read: {float(secs):.2f} s, peak RSS {duck[-1]['peak']:.0f} MiB, {int(n):,} rows", flush=True)
     load_after = os.getloadavg()
