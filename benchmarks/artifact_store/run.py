@@ -35,6 +35,7 @@ import argparse
 import io
 import os
 import platform
+import resource
 import sqlite3
 import statistics
 import subprocess
@@ -136,16 +137,30 @@ def round_trip(side: str, root: str, run_id: str, model, X, server: S3Server, ca
     return {"write": write, "cold": cold, "again": again, "size": row.size}
 
 
-def sweep(side: str, root: str, trials: int, trees_from: int, workdir: Path) -> Measure:
-    """One ``mlplat train -m`` of ``trials`` jobs as a user runs it; checked, then timed."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a running process has used (``/proc/<pid>/stat``), all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def sweep(side: str, root: str, trials: int, trees_from: int, workdir: Path, server: S3Server) -> Measure:
+    """One ``mlplat train -m`` of ``trials`` jobs as a user runs it; checked, then timed, with the
+    CPU the command used and the CPU moto's server used meanwhile (it shares the 2 cores)."""
     db = workdir / "mlplat.db"
     cmd = [sys.executable, "-m", "mlplat.cli", "train", "-m", "dataset=synthetic", "model=random_forest",
            "evaluation=fast", "runtime.threads=1", f"tracking.url=sqlite:///{db}", f"tracking.artifacts={root}",
            "model.params.n_estimators=" + ",".join(str(trees_from + i) for i in range(trials))]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLPLAT_")}
     env.update({"PYTHONPATH": str(REPO), artifact_cache.ENV: str(workdir / "cache")})
+    cpu0, moto0 = children_cpu(), cpu_seconds(server.proc.pid)
     with Measure() as m:
         proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True)
+    m.cpu, m.moto_cpu = children_cpu() - cpu0, cpu_seconds(server.proc.pid) - moto0
     if proc.returncode != 0:
         sys.exit(f"{side} sweep failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     with sqlite3.connect(db) as conn:
@@ -208,9 +223,10 @@ def main() -> None:
                     work = tmp / f"sweep-{side}-{i}"
                     work.mkdir()
                     root = str(work / "artifacts") if side == "local" else f"s3://{bucket}/sweep{i}"
-                    m = sweep(side, root, args.trials, args.trees_from, work)
+                    m = sweep(side, root, args.trials, args.trees_from, work, server)
                     sweeps[side].append(m)
-                    print(f"sweep {i + 1} {side:5}: {m.text()}, {m.artifacts} artifacts", flush=True)
+                    print(f"sweep {i + 1} {side:5}: {m.text()}, {m.artifacts} artifacts; CPU {m.cpu:.2f} s, "
+                          f"moto's server meanwhile {m.moto_cpu:.2f} s", flush=True)
     finally:
         server.stop()
     load_end = os.getloadavg()
@@ -225,6 +241,11 @@ def main() -> None:
     trip_ratio = (sw + sr) / (lw + lr)
     sweep_ratio = ss / ls_
     added_ms = (ss - ls_) / args.trials * 1000
+    def cpu_med(side):
+        return statistics.median(m.cpu for m in sweeps[side])
+
+    moto_med = statistics.median(m.moto_cpu for m in sweeps["s3"])
+    cpu_ratio = (cpu_med("s3") + moto_med) / (cpu_med("local") + statistics.median(m.moto_cpu for m in sweeps["local"]))
     pairs = [s.seconds / loc.seconds for s, loc in zip(sweeps["s3"], sweeps["local"], strict=True)]
     pair_text = ", ".join(f"{r:.3f}" for r in pairs) + f" (median {statistics.median(pairs):.3f})"
     measures = [m for rs in trips.values() for r in rs for m in (r["write"], r["cold"], r["again"])]
@@ -242,7 +263,10 @@ def main() -> None:
     print(f"sweep of {args.trials}: local {med([m.seconds for m in sweeps['local']])}; "
           f"S3 {med([m.seconds for m in sweeps['s3']])}; added per trial {added_ms:.0f} ms")
     print(f"sweep S3/local within each repeat: {pair_text}")
+    print(f"sweep CPU (the command): local {cpu_med('local'):.2f} s, S3 {cpu_med('s3'):.2f} s; moto's server "
+          f"during the S3 sweeps {moto_med:.2f} s (median)")
     print(f"ratio S3/local, model write + cold read: {trip_ratio:.3f}")
+    print(f"ratio S3/local, {args.trials}-trial sweep CPU (the command, + moto's server on S3): {cpu_ratio:.3f}")
     print(f"ratio S3/local, {args.trials}-trial sweep: {sweep_ratio:.3f} (target <= {TARGET:.2f}: {met})")
 
     if args.no_results:
@@ -267,15 +291,18 @@ def main() -> None:
         lines.append(f"| **{label}, median** | " + " | ".join(
             f"**{statistics.median(col(side, k)):.3f} s** ({min(col(side, k)):.3f}-{max(col(side, k)):.3f})"
             for k in ("write", "cold", "again")) + " |")
-    lines += ["", f"| {args.trials}-trial sweep | wall | load before->after |", "|---|---:|---:|"]
+    lines += ["", f"| {args.trials}-trial sweep | wall | CPU of the command | moto's CPU meanwhile | load before->after |",
+              "|---|---:|---:|---:|---:|"]
     for side, label in (("local", "local artifacts"), ("s3", "S3 artifacts")):
         for i, m in enumerate(sweeps[side]):
-            lines.append(f"| {label}, repeat {i + 1} | {m.seconds:.2f} s{'*' if m.loaded else ''} | "
-                         f"{m.load_before:.2f}->{m.load_after:.2f} |")
+            lines.append(f"| {label}, repeat {i + 1} | {m.seconds:.2f} s{'*' if m.loaded else ''} | {m.cpu:.2f} s | "
+                         f"{m.moto_cpu:.2f} s | {m.load_before:.2f}->{m.load_after:.2f} |")
         vals = [m.seconds for m in sweeps[side]]
         lines.append(f"| **{label}, median** | **{statistics.median(vals):.2f} s** "
-                     f"({min(vals):.2f}-{max(vals):.2f}) | |")
+                     f"({min(vals):.2f}-{max(vals):.2f}) | {cpu_med(side):.2f} s | "
+                     f"{statistics.median(m.moto_cpu for m in sweeps[side]):.2f} s | |")
     lines += ["", f"- Round trip, write + cold read, S3/local: {trip_ratio:.3f}.",
+              f"- Sweep CPU S3/local (medians; the command plus moto's server): {cpu_ratio:.3f}.",
               f"- Sweep S3/local: **{sweep_ratio:.3f}**, {added_ms:.0f} ms added per trial; "
               f"target <= {TARGET:.2f}: **{met}** (ratio of the medians). Within each repeat: {pair_text}."]
     if not RESULTS.exists():
