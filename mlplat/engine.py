@@ -221,8 +221,9 @@ def run_experiment(cfg: dict, ctx: RunContext, *, store=None) -> RunOutcome:
                               "and hyper-parameters")
         run_dir = art.run_location(cfg["tracking"]["artifacts"], run_id)
         try:
-            written = _write_artifacts(run_dir, recorded, final, aggregate, cv_result, holdout, final_fit, labels,
-                                       X_train, y_train, task, df, dataset, fingerprint)
+            with art.together():  # on object storage, the run's PUTs at once
+                written = _write_artifacts(run_dir, recorded, final, aggregate, cv_result, holdout, final_fit,
+                                           labels, X_train, y_train, task, df, dataset, fingerprint)
         except OSError as exc:
             raise _artifact_error(exc, run_dir) from exc
         result = runs_store.RunResult(

@@ -33,6 +33,7 @@ from mlplat.project import artifact_scheme, check_artifact_url
 
 class Backend(Protocol):
     def put(self, location: str, data: bytes) -> None: ...
+    def put_many(self, objects: dict[str, bytes]) -> None: ...
     def get(self, location: str) -> bytes: ...
     def delete(self, location: str) -> bool: ...
     def list(self, prefix: str) -> list[str]: ...
@@ -50,6 +51,10 @@ def join(root: str | Path, *parts: str) -> str:
 class LocalBackend:
     def put(self, location: str, data: bytes) -> None:
         write_atomic(location, data, fsync=True)
+
+    def put_many(self, objects: dict[str, bytes]) -> None:
+        for location, data in objects.items():
+            self.put(location, data)
 
     def get(self, location: str) -> bytes:
         p = Path(location)
@@ -126,6 +131,15 @@ class ObjectBackend:
     def put(self, location: str, data: bytes) -> None:
         with self._translated(location, "write"):
             self.fs.pipe_file(location, data)
+
+    def put_many(self, objects: dict[str, bytes]) -> None:
+        """Each object one whole PUT, sent concurrently (fsspec's ``pipe``): a run's seven artifacts
+        cost about one round trip instead of seven (benchmarks/artifact_store)."""
+        if not objects:
+            return
+        where = os.path.commonpath([loc.split("://", 1)[1] for loc in objects])
+        with self._translated(f"{self.scheme}://{where}", "write"):
+            self.fs.pipe(dict(objects))
 
     def get(self, location: str) -> bytes:
         with self._translated(location, "read"):

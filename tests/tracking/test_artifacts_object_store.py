@@ -134,3 +134,32 @@ def test_missing_extra_names_it(monkeypatch):
         resolve_tracking({"url": "sqlite:///x.db", "artifacts": "gs://bucket/mlplat"})
     assert resolve_tracking({"url": "sqlite:///x.db", "artifacts": "s3://bucket/mlplat/"})["artifacts"] == \
         "s3://bucket/mlplat"
+
+
+def test_writes_together_are_sent_at_the_block_end_whole_and_only_if_it_completes(s3, bucket, tmp_path):
+    run = art.run_location(f"s3://{bucket}/mlplat", "r2")
+
+    def keys():
+        found = s3.client().list_objects_v2(Bucket=bucket, Prefix="mlplat/r2/").get("Contents", [])
+        return sorted(o["Key"] for o in found)
+
+    with art.together():
+        written = [art.write_json(run, f"a{i}.json", {"i": i}) for i in range(7)]
+        written.append(art.write_pickle(run, "model.joblib", _model()))
+        local = art.write_bytes(tmp_path / "here", "now.txt", b"local")  # local writes are not held
+        assert keys() == [] and (tmp_path / "here" / "now.txt").read_bytes() == b"local"
+    assert keys() == sorted(f"mlplat/r2/{a.name}" for a in written)
+    for a in written:  # each object whole, its recorded digest and size true
+        body = s3.client().get_object(Bucket=bucket, Key=f"mlplat/r2/{a.name}")["Body"].read()
+        assert hashlib.sha256(body).hexdigest() == a.sha256 and len(body) == a.size
+    assert art.read_verified(local.path, local.sha256) == b"local"
+
+    with pytest.raises(RuntimeError), art.together():
+        art.write_json(art.run_location(f"s3://{bucket}/mlplat", "r3"), "x.json", {})
+        raise RuntimeError("the run failed")
+    assert not s3.client().list_objects_v2(Bucket=bucket, Prefix="mlplat/r3/").get("Contents")
+
+    with pytest.raises(StoreError, match="does not exist") as exc, art.together():
+        art.write_json(f"s3://no-such-{bucket}/mlplat/r4", "x.json", {})
+        art.write_json(f"s3://no-such-{bucket}/mlplat/r4", "y.json", {})
+    assert "\n" not in str(exc.value)
