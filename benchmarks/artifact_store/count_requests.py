@@ -4,7 +4,8 @@ Runs ``--trials`` trials of the benchmark's sweep (synthetic random forest, one 
 ``evaluation=fast``) in this process through ``mlplat.api.train``, once with local artifacts
 and once on moto's S3 server on 127.0.0.1, and prints per trial: the requests s3fs sent (by
 S3 operation, with their time), the trial's wall and CPU time (all threads) and the calls and time of ``LocalBackend.put`` /
-``ObjectBackend.put`` (the one place each artifact's bytes are written). The first trial of
+``ObjectBackend.put`` / ``put_many`` (where each artifact's bytes are written; a run's artifacts go
+through ``put_many`` at once, LocalBackend's writing them one by one). The first trial of
 each side also pays the once-per-process costs (s3fs's import and client, the bucket check).
 
 Run: .venv/bin/python benchmarks/artifact_store/count_requests.py [--trials 3]
@@ -47,6 +48,7 @@ def count_requests(original):
 
 def count_puts(cls, label: str):
     original = cls.put
+    original_many = cls.put_many
 
     def put(self, location, data):
         t0 = time.perf_counter()
@@ -55,7 +57,15 @@ def count_puts(cls, label: str):
         finally:
             puts[label] += 1
             put_s[label] += time.perf_counter() - t0
-    cls.put = put
+
+    def put_many(self, objects):  # a run's artifacts (artifacts.together): one call, its objects counted
+        t0 = time.perf_counter()
+        try:
+            return original_many(self, objects)
+        finally:
+            puts[label] += len(objects)
+            put_s[label] += time.perf_counter() - t0
+    cls.put, cls.put_many = put, put_many
 
 
 def main() -> None:

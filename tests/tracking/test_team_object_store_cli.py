@@ -74,9 +74,9 @@ def test_train_register_predict_prune_audit_on_s3(request, tmp_path, s3):
 
 
 def test_serve_from_s3_refuse_a_tampered_object_and_monitor_the_log_in_s3(request, tmp_path, s3):
-    """`mlplat serve` loads its model from the object store, keeps serving it when a new version's
-    object does not match its digest, logs to the object store, and `monitor drift --since`
-    reads that log back."""
+    """`mlplat serve --workers 2` loads its model from the object store in each worker, keeps serving
+    it when a new version's object does not match its digest, logs to the object store from both
+    workers, and `monitor drift --since` reads that log back."""
     url, bucket = _store_url(request, tmp_path), s3.make_bucket("serve")
     # the project's own serving config: the prediction log in the bucket, a quick alias poll
     shipped = (REPO / "conf" / "serving" / "default.yaml").read_text()
@@ -95,8 +95,8 @@ def test_serve_from_s3_refuse_a_tampered_object_and_monitor_the_log_in_s3(reques
         _cli(["models", "register", run_id, "--name", "churn"], env, tmp_path)
     ops.request_promotion("churn", 1, "staging", actor="bob", source="test", store=store)
     port = free_port()
-    proc = subprocess.Popen([*CLI, "serve", "churn", "--alias", "staging", "--port", str(port)], cwd=tmp_path,
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([*CLI, "serve", "churn", "--alias", "staging", "--port", str(port), "--workers", "2"],
+                            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     rows = pd.read_csv(REPO / "data" / "churn.csv").drop(columns=["customer_id", "churned"]).head(50)
     body = {"records": json.loads(rows.to_json(orient="records"))}  # NaN as null
@@ -104,14 +104,20 @@ def test_serve_from_s3_refuse_a_tampered_object_and_monitor_the_log_in_s3(reques
         wait_until(lambda: proc.poll() is None and _ready(base), timeout=120, interval=0.2)
         first = httpx.post(f"{base}/v1/models/churn/predict", json=body, timeout=10)
         assert first.status_code == 200 and first.json()["version"] == 1
+        # both workers load the model from the bucket and answer (each names its pid)
+        workers = wait_until(lambda: (lambda w: w if len(w) == 2 else None)(
+            {httpx.get(f"{base}/readyz", timeout=5).headers.get("x-mlplat-worker") for _ in range(20)}),
+            timeout=60, interval=0)
         # version 2's object in the bucket no longer matches its recorded sha256
         key = ops.show_model("churn:2", store=store)["model_path"].split(f"{bucket}/", 1)[1]
         s3.client().put_object(Bucket=bucket, Key=key, Body=b"not the model that was trained")
         ops.request_promotion("churn", 2, "staging", actor="bob", source="test", store=store)
+        # each worker refuses it (the metric is the sum over both) and serves the last good version on
         wait_until(lambda: _metric(httpx.get(f"{base}/metrics", timeout=5).text,
-                                   'mlplat_model_load_failures_total{model="churn"}') >= 1, timeout=30, interval=0.2)
-        again = httpx.post(f"{base}/v1/models/churn/predict", json=body, timeout=10)
-        assert again.status_code == 200 and again.json()["version"] == 1  # the last good version serves on
+                                   'mlplat_model_load_failures_total{model="churn"}') >= 2, timeout=30, interval=0.2)
+        answers = [httpx.post(f"{base}/v1/models/churn/predict", json=body, timeout=10) for _ in range(8)]
+        assert {(a.status_code, a.json()["version"]) for a in answers} == {(200, 1)}
+        assert {a.headers.get("x-mlplat-worker") for a in answers} <= workers
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(30)
@@ -122,7 +128,7 @@ def test_serve_from_s3_refuse_a_tampered_object_and_monitor_the_log_in_s3(reques
     assert not (tmp_path / "runs" / "predictions").exists()
     drift = _cli(["monitor", "drift", "churn:1", "--since", "1h", "--format", "json"], env, tmp_path, check=False)
     assert drift.returncode in (0, 1), drift.stderr
-    assert json.loads(drift.stdout)["n_rows"] == 100  # both requests' rows, read back from the bucket
+    assert json.loads(drift.stdout)["n_rows"] == 50 * 9  # every answered row (9 requests), from both workers' files in the bucket
 
 
 def _ready(base: str) -> bool:
