@@ -242,7 +242,7 @@ def _arrow_fs(fs) -> pafs.FileSystem:
     return pafs.LocalFileSystem() if isinstance(fs, LocalFileSystem) else pafs.PyFileSystem(pafs.FSSpecHandler(fs))
 
 
-def _dataset(fs, base: str, files: list[str], columns: list[str] | None = None,
+def log_dataset(fs, base: str, files: list[str], columns: list[str] | None = None,
              categories: bool = False) -> ds.Dataset:
     # string columns read as dictionaries (pandas categoricals) when asked: a week of a busy service
     # holds ten million copies of a handful of category names (int8 codes instead of strings)
@@ -256,7 +256,7 @@ def _dataset(fs, base: str, files: list[str], columns: list[str] | None = None,
     return factory.finish(factory.inspect(promote_options="permissive", fragments=None))
 
 
-def _where(since, until, version) -> ds.Expression | None:
+def window_filter(since, until, version) -> ds.Expression | None:
     where = None
     for cond in ((ds.field("ts") >= since) if since is not None else None,
                  (ds.field("ts") <= until) if until is not None else None,
@@ -268,9 +268,9 @@ def _where(since, until, version) -> ds.Expression | None:
 
 def _read_partitioned(fs, base: str, files: list[str], since, until, version, columns,
                       categories: bool = False) -> pd.DataFrame:
-    dataset = _dataset(fs, base, files, columns, categories)
+    dataset = log_dataset(fs, base, files, columns, categories)
     wanted = [c for c in dataset.schema.names if c != "date" and (columns is None or c in columns)]
-    table = dataset.to_table(columns=wanted, filter=_where(since, until, version))
+    table = dataset.to_table(columns=wanted, filter=window_filter(since, until, version))
     # self_destruct: each column's Arrow memory is released as it is converted (peak ~1x, not 2x)
     return table.to_pandas(split_blocks=True, self_destruct=True)
 
@@ -300,7 +300,7 @@ def _read_legacy(fs, base: str, name: str, since, until, version, columns) -> pd
     return df[[c for c in df.columns if c in columns]] if columns is not None else df
 
 
-def _files_by_version(fs, base: str, name: str, since, until, version) -> dict[str, list[str]]:
+def files_by_version(fs, base: str, name: str, since, until, version) -> dict[str, list[str]]:
     by_version: dict[str, list[str]] = collections.defaultdict(list)
     for f in _partition_files(fs, base, name, since, until, version):
         by_version[f.rsplit("/version=", 1)[1].split("/", 1)[0]].append(f)
@@ -321,7 +321,7 @@ def read_prediction_log(name: str, since: float | None = None, *, root: str | Pa
     fs, base = filesystem(root, storage_options)
     frames = []
     # one dataset per version: versions may differ in inputs and output types, one version's files do not
-    for files in _files_by_version(fs, base, name, since, until, version).values():
+    for files in files_by_version(fs, base, name, since, until, version).values():
         frames.append(_read_partitioned(fs, base, files, since, until, version, columns, categories))
     legacy = _read_legacy(fs, base, name, since, until, version, columns)
     if legacy is not None and len(legacy):
@@ -345,8 +345,8 @@ def version_counts(name: str, since: float | None = None, *, root: str | Path, u
     """
     fs, base = filesystem(root, storage_options)
     counts: dict[int, int] = {}
-    for v, files in _files_by_version(fs, base, name, since, until, None).items():
-        n = _dataset(fs, base, files).count_rows(filter=_where(since, until, None))
+    for v, files in files_by_version(fs, base, name, since, until, None).items():
+        n = log_dataset(fs, base, files).count_rows(filter=window_filter(since, until, None))
         if n:
             counts[int(v)] = n
     legacy = _read_legacy(fs, base, name, since, until, None, ["version"])

@@ -1,12 +1,12 @@
 """A window of one version's prediction log as compact columns, for checks that only aggregate.
 
 ``read_prediction_log`` turns an Arrow table into pandas: for a week of a busy service (ten
-million rows) the table, the scanner's filtered copies and the pandas frame are alive at once,
-about three times the frame (1.1 GiB for the 324 MiB that five inputs and one probability
-take; benchmarks/predlog_window). Here the rows are counted first (from the Parquet footers and
-``ts`` statistics), one numpy array per column is allocated at that size, and the scanner's
-batches are copied into them one at a time, so the peak is the frame plus a few batches.
-String columns become pandas categoricals (int8/int16 codes instead of ten million strings).
+million rows) the table, the scanner's filtered copies and the pandas frame are alive at once
+(1,220 MiB at peak for five inputs and one probability; benchmarks/predlog_window). Here the
+rows are counted first (from the Parquet footers and ``ts`` statistics), one numpy array per
+column is allocated at that size, and the scanner's batches are copied into them one at a time,
+so the peak is the frame plus a few batches (562 MiB for the same window). String columns
+become pandas categoricals (int8/int16 codes instead of ten million strings).
 
 It takes the common shapes of a log (numeric and string columns, nulls in either); anything
 else (a nested input, a bool with gaps, a string column with more distinct values than
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from mlplat.serving.predlog import _dataset, _files_by_version, _where, filesystem
+from mlplat.serving.predlog import files_by_version, filesystem, log_dataset, window_filter
 
 # past this many distinct strings a column is no category any more (ids, free text): read plainly
 MAX_CATEGORIES = 1 << 15
@@ -91,12 +91,12 @@ def read_window_columns(name: str, since: float | None, until: float | None, *, 
     fs, base = filesystem(root, storage_options)
     if fs.isdir(f"{base}/{name}"):
         return None  # a log of the earlier layout: the plain reader merges its files
-    files = _files_by_version(fs, base, name, since, until, version).get(str(version), [])
+    files = files_by_version(fs, base, name, since, until, version).get(str(version), [])
     if not files:
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in columns})
-    dataset = _dataset(fs, base, files, columns, categories=True)
+    dataset = log_dataset(fs, base, files, columns, categories=True)
     present = [c for c in columns if c in dataset.schema.names]
-    where = _where(since, until, version)
+    where = window_filter(since, until, version)
     n = dataset.count_rows(filter=where)
     try:
         out = [_Column(c, dataset.schema.field(c).type, n) for c in present]
