@@ -260,7 +260,7 @@ def _numeric_score(
     sample: np.ndarray,
     vc: tuple[np.ndarray, np.ndarray] | None,
     cur_sorted: np.ndarray,
-    cur_vc: tuple[np.ndarray, np.ndarray] | None = None,
+    cur_vc: tuple[np.ndarray, np.ndarray] | None,
 ) -> _Scored:
     n_ref = int(ref["n_valid"])
     if method == "ks":
@@ -283,7 +283,7 @@ def _numeric_score(
         return _Scored(method, val, val, None)
     if vc is None:
         raise ValueError(f"method {method!r} needs a column with <= 20 distinct reference values")
-    cur_keys, cur_counts = cur_vc if cur_vc is not None else _value_counts_sorted(cur_sorted)
+    cur_keys, cur_counts = cur_vc
     _, ref_full, cur_full = _align_counts(vc[0], vc[1], cur_keys, cur_counts.astype(np.float64))
     return _score_counts(method, ref_full, cur_full, n_ref, cur_sorted.size)
 
@@ -296,7 +296,7 @@ def _value_label(v: float) -> str:
 
 
 def _numeric_plot(ref: dict[str, Any], sample: np.ndarray, vc: tuple[np.ndarray, np.ndarray] | None,
-                  cur_sorted: np.ndarray, cur_vc: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
+                  cur_sorted: np.ndarray, cur_vc: tuple[np.ndarray, np.ndarray] | None) -> dict[str, Any]:
     """The reference and current shares a report draws for one numeric column.
 
     A column with few distinct reference values (0/1 flags, counts, codes: the reference keeps
@@ -305,10 +305,8 @@ def _numeric_plot(ref: dict[str, Any], sample: np.ndarray, vc: tuple[np.ndarray,
     bins), so each bar's height is the data's density: on the reference's quantile bins every
     reference bar would be the same height and say nothing. The reference's shares come from
     its sketch (exact below 5,000 rows, else within 1/2,000 of the truth)."""
-    if vc is not None:
-        cur_keys, cur_counts = cur_vc if cur_vc is not None else _value_counts_sorted(cur_sorted)
-    if vc is not None and np.union1d(vc[0], cur_keys).size <= 2 * VALUE_COUNTS_MAX_UNIQUE:
-        keys, ref_full, cur_full = _align_counts(vc[0], vc[1], cur_keys, cur_counts.astype(np.float64))
+    if vc is not None and np.union1d(vc[0], cur_vc[0]).size <= 2 * VALUE_COUNTS_MAX_UNIQUE:
+        keys, ref_full, cur_full = _align_counts(vc[0], vc[1], cur_vc[0], cur_vc[1].astype(np.float64))
         return {"type": "bar", "labels": [_value_label(k) for k in keys],
                 "ref": (ref_full / max(ref_full.sum(), 1.0)).tolist(),
                 "cur": (cur_full / max(cur_full.sum(), 1.0)).tolist()}

@@ -3,6 +3,7 @@ the prediction log). Helpers of ``mlplat.ops.monitoring``: they use other operat
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from typing import Any
@@ -127,16 +128,24 @@ def _window(since: float | None, until: float | None) -> tuple[float | None, flo
     return since, until
 
 
+@contextlib.contextmanager
+def _log_errors(ctx: _Context, name: str):
+    """A corrupt Parquet part, a store that is down: say which log, not a traceback."""
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - pyarrow, fsspec and botocore raise their own types
+        text = str(exc).strip()
+        raise MonitoringError(f"cannot read the prediction log of {name!r} under {ctx.log_root!r}: "
+                              f"{text.splitlines()[0] if text else type(exc).__name__}") from exc
+
+
 def _read_log(ctx: _Context, name: str, since: float | None, until: float, *, version: int | None = None,
-              columns: list[str] | None = None, ordered: bool = True, categories: bool = False):
+              columns: list[str] | None = None, ordered: bool = True):
     """The window of the prediction log; the window, the version and the columns are pushed down to the
     Parquet reader (mlplat/serving/predlog.py), so only those rows and columns are read."""
-    try:
+    with _log_errors(ctx, name):
         return read_prediction_log(name, since, root=ctx.log_root, until=until, version=version, columns=columns,
-                                   ordered=ordered, storage_options=ctx.log_options, categories=categories)
-    except Exception as exc:  # a corrupt Parquet part, a store that is down: say which log, not a traceback
-        raise MonitoringError(f"cannot read the prediction log of {name!r} under {ctx.log_root!r}: "
-                              f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}") from exc
+                                   ordered=ordered, storage_options=ctx.log_options)
 
 
 def _read_window(ctx: _Context, name: str, since: float | None, until: float, version: int,
@@ -144,17 +153,12 @@ def _read_window(ctx: _Context, name: str, since: float | None, until: float, ve
     """The columns a drift check uses, as compact arrays when the log allows (a week of a busy service
     is ten million rows: mlplat/serving/predlog_columns.py), else the plain read."""
     if columns:
-        try:
+        with _log_errors(ctx, name):
             frame = read_window_columns(name, since, until, root=ctx.log_root, version=version, columns=columns,
                                         storage_options=ctx.log_options)
-        except Exception as exc:  # noqa: BLE001 - as _read_log
-            raise MonitoringError(f"cannot read the prediction log of {name!r} under {ctx.log_root!r}: "
-                                  f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
-                                  ) from exc
         if frame is not None:
             return frame
-    # categories: the drift check only counts the string inputs (int8 codes, not millions of strings)
-    return _read_log(ctx, name, since, until, version=version, columns=columns, ordered=False, categories=True)
+    return _read_log(ctx, name, since, until, version=version, columns=columns, ordered=False)
 
 
 def _other_versions(ctx: _Context, name: str, version: int, since: float | None, until: float) -> dict[int, int]:

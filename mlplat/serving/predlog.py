@@ -243,9 +243,9 @@ def _arrow_fs(fs) -> pafs.FileSystem:
 
 
 def log_dataset(fs, base: str, files: list[str], columns: list[str] | None = None,
-             categories: bool = False) -> ds.Dataset:
-    # string columns read as dictionaries (pandas categoricals) when asked: a week of a busy service
-    # holds ten million copies of a handful of category names (int8 codes instead of strings)
+                categories: bool = False) -> ds.Dataset:
+    # string columns read as dictionaries when asked (the compact window reader): a week of a busy
+    # service holds ten million copies of a handful of category names
     fmt = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=columns or [])
                                if categories else None)
     factory = ds.FileSystemDatasetFactory(_arrow_fs(fs), files, fmt,
@@ -266,9 +266,8 @@ def window_filter(since, until, version) -> ds.Expression | None:
     return where
 
 
-def _read_partitioned(fs, base: str, files: list[str], since, until, version, columns,
-                      categories: bool = False) -> pd.DataFrame:
-    dataset = log_dataset(fs, base, files, columns, categories)
+def _read_partitioned(fs, base: str, files: list[str], since, until, version, columns) -> pd.DataFrame:
+    dataset = log_dataset(fs, base, files)
     wanted = [c for c in dataset.schema.names if c != "date" and (columns is None or c in columns)]
     table = dataset.to_table(columns=wanted, filter=window_filter(since, until, version))
     # self_destruct: each column's Arrow memory is released as it is converted (peak ~1x, not 2x)
@@ -309,20 +308,19 @@ def files_by_version(fs, base: str, name: str, since, until, version) -> dict[st
 
 def read_prediction_log(name: str, since: float | None = None, *, root: str | Path, until: float | None = None,
                         version: int | None = None, columns: list[str] | None = None, ordered: bool = True,
-                        storage_options: dict | None = None, categories: bool = False) -> pd.DataFrame:
+                        storage_options: dict | None = None) -> pd.DataFrame:
     """Logged predictions of model ``name`` with ``since <= ts <= until`` (empty frame if none).
 
     ``root`` is serving.prediction_log.dir (``mlplat.ops.read_prediction_log`` defaults it
     from the config). ``version`` keeps one version (pruned by partition); ``columns`` reads
     only those (names that the log lacks are left out); ``ordered`` sorts oldest first
-    (``ts``, ``request_id``, ``row``), which a caller that only aggregates can skip;
-    ``categories`` returns the string columns among ``columns`` as pandas categoricals.
+    (``ts``, ``request_id``, ``row``), which a caller that only aggregates can skip.
     """
     fs, base = filesystem(root, storage_options)
     frames = []
     # one dataset per version: versions may differ in inputs and output types, one version's files do not
     for files in files_by_version(fs, base, name, since, until, version).values():
-        frames.append(_read_partitioned(fs, base, files, since, until, version, columns, categories))
+        frames.append(_read_partitioned(fs, base, files, since, until, version, columns))
     legacy = _read_legacy(fs, base, name, since, until, version, columns)
     if legacy is not None and len(legacy):
         frames.append(legacy)
