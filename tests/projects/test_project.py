@@ -6,6 +6,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+from tests.conftest import REPO
 from tests.projects.kit import SHORT_CONFIG, customers_project, mlplat, one_error_line
 
 
@@ -221,3 +222,27 @@ def test_the_issue_walkthrough_init_infer_train_lightgbm(tmp_path):
     line = one_error_line(mlplat(outside, "data", "infer", "x.csv", "--target", "churned", "--name", "x", check=False))
     assert f"no mlplat project found in {outside}" in line and "mlplat init" in line
     assert not (outside / "conf").exists()
+
+
+def test_the_serving_config_read_from_its_file_equals_the_composed_one(tmp_path, monkeypatch):
+    from mlplat.config.compose import compose, config_dirs, to_plain
+    from mlplat.ops.serving import _serving
+    from mlplat.tracking.defaults import default_group
+
+    monkeypatch.delenv("MLPLAT_CONF_DIR", raising=False)
+    root = customers_project(tmp_path / "p")
+    monkeypatch.chdir(root / "data")
+    assert default_group(config_dirs(), "serving") is not None  # the shipped file: read, not composed
+    assert _serving(None) == to_plain(compose([]))["serving"]
+    (root / "conf" / "serving").mkdir()  # the project's own serving file shadows the shipped one
+    own = (REPO / "conf" / "serving" / "default.yaml").read_text().replace("chunk_rows: 10000", "chunk_rows: 777")
+    (root / "conf" / "serving" / "default.yaml").write_text(own)
+    assert _serving(None) == to_plain(compose([]))["serving"] and _serving(None)["batch"]["chunk_rows"] == 777
+    # anything only Hydra can resolve is composed
+    (root / "conf" / "serving" / "default.yaml").write_text(own.replace("port: 8000", "port: ${oc.env:PORT,8001}"))
+    assert default_group(config_dirs(), "serving") is None
+    assert _serving(None)["port"] == 8001
+    (root / "conf" / "serving" / "default.yaml").write_text(own)
+    (root / "conf" / "config.yaml").write_text(SHORT_CONFIG + "serving:\n  port: 9000\n")
+    assert default_group(config_dirs(), "serving") is None
+    assert _serving(None)["port"] == 9000
