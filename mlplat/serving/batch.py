@@ -11,13 +11,14 @@ with one line naming the column and the rows; schema violations are refused unle
 model's policy is ``accept`` (then counted in the result).
 
 Three stages overlap, because pyarrow's parsing and writing release the GIL: a reader
-thread parses the next chunks while the model predicts this one, and the output is written
-behind it (CSV text formatted on every core, Parquet by one writer thread). Each stage holds
-at most ``AHEAD`` chunks, so memory stays a few chunks above the model's own. pyarrow's
-streaming CSV reader (``open_csv``) parses on one thread only: 4.3 s for the benchmark's 560 MB
-file against 1.7 s for ``read_csv`` on two cores, so the file is cut into blocks at line ends
-(what pyarrow itself does with ``newlines_in_values=False``, its default) and each block is
-parsed by ``read_csv``. Measured in benchmarks/batch_predict (RESULTS.md).
+thread parses ahead of the model (started before the model loads, so scikit-learn's import
+and the unpickling overlap the parse), the model scores one chunk at a time, and one writer
+thread writes behind it. The reader holds at most ``READ_AHEAD_BYTES`` of parsed tables and
+the writer ``AHEAD`` chunks, so memory stays flat. pyarrow's streaming CSV reader
+(``open_csv``) parses on one thread only: 4.3 s for the benchmark's 560 MB file against 1.7 s
+for ``read_csv`` on two cores, so the file is cut into blocks at line ends (what pyarrow
+itself assumes with ``newlines_in_values=False``, its default) and each block is parsed by
+``read_csv``. Measured in benchmarks/batch_predict (RESULTS.md).
 
 The output is written to a temporary name and renamed at the end, so a failed run leaves no
 half-written file behind.
@@ -244,55 +245,37 @@ def open_input(path: str | Path, spec: sig.Spec, chunk_rows: int) -> _Ahead:
     return _Ahead(_exact(tables, chunk_rows), READ_AHEAD_BYTES)
 
 
-def _csv_text(table: pa.Table, header: bool) -> pa.Buffer:
-    out = pa.BufferOutputStream()
-    pacsv.write_csv(table, out, write_options=pacsv.WriteOptions(include_header=header))
-    return out.getvalue()
-
-
 class _Output:
-    """The scored chunks, written in order behind the model: CSV text is formatted on every
-    core (pyarrow's writer spends ~3 s of one core on 1M x 33 numbers), Parquet goes through
-    one writer thread (its writer is sequential)."""
+    """The scored chunks, written in order by one thread behind the model (pyarrow's writers
+    release the GIL). A second thread formatting CSV text measured no faster, with the parse
+    already on both cores, and held 20-60 MB more."""
 
     def __init__(self, path: Path, fmt: str):
         self.path, self.fmt = path, fmt
-        self.pool = ThreadPoolExecutor(max_workers=(os.cpu_count() or 1) if fmt == "csv" else 1,
-                                       thread_name_prefix="mlplat-batch-write")
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlplat-batch-write")
         self.pending: deque[Future] = deque()
         self.schema: pa.Schema | None = None
-        self.parquet: pq.ParquetWriter | None = None
-        self.fh: BinaryIO | None = None
-        self.header = True  # the first chunk's text carries the header line
+        self.writer: pacsv.CSVWriter | pq.ParquetWriter | None = None
 
     def put(self, table: pa.Table) -> None:
         if self.schema is None:
             self.schema = table.schema
             if self.fmt == "csv":
-                self.fh = open(self.path, "wb")
+                self.writer = pacsv.CSVWriter(self.path, table.schema)
             else:
                 # dictionary pages only for text: a float column tried as a dictionary first
                 # costs 1.8 s instead of 0.5 s for the benchmark's file, and a larger file
                 strings = [f.name for f in table.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
-                self.parquet = pq.ParquetWriter(self.path, table.schema, use_dictionary=strings or False)
+                self.writer = pq.ParquetWriter(self.path, table.schema, use_dictionary=strings or False)
         table = table if table.schema.equals(self.schema) else table.cast(self.schema)
-        if self.parquet is not None:
-            self.pending.append(self.pool.submit(self.parquet.write_table, table))
-        else:
-            self.pending.append(self.pool.submit(_csv_text, table, self.header))
-            self.header = False
+        self.pending.append(self.pool.submit(self.writer.write_table, table))
         while len(self.pending) > AHEAD:
-            self._settle()
-
-    def _settle(self) -> None:
-        done = self.pending.popleft().result()
-        if self.fh is not None:
-            self.fh.write(done)
+            self.pending.popleft().result()
 
     def close(self) -> None:
         try:
             while self.pending:
-                self._settle()
+                self.pending.popleft().result()
         finally:
             self.abort()
 
@@ -301,12 +284,9 @@ class _Output:
             f.cancel()
         self.pool.shutdown(wait=True)
         self.pending.clear()
-        if self.parquet is not None:
-            self.parquet.close()
-            self.parquet = None
-        if self.fh is not None:
-            self.fh.close()
-            self.fh = None
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
 
 
 def predict_file(loaded: Loaded, input_path: str | Path, output_path: str | Path, *,

@@ -1,7 +1,7 @@
 """The batch path's three overlapping stages, each against the plain pyarrow call it replaces:
 the file cut at line ends and parsed block by block equals one ``read_csv`` of the whole file;
 the read-ahead hands over every table in order, then the reader's error, within its budget,
-and stops when closed; the CSV written chunk by chunk on several threads equals one
+and stops when closed; the CSV written chunk by chunk behind the model equals one
 ``write_csv``; Parquet keeps dictionary pages for text only. And `mlplat predict` starts
 reading before scikit-learn is imported (the overlap the batch benchmark measures)."""
 
