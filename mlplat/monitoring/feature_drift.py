@@ -19,6 +19,7 @@ from mlplat.monitoring.profile import (
     VALUE_COUNTS_MAX_UNIQUE,
     categorical_counts,
     clean_numeric,
+    value_counts_sorted,
 )
 
 P_VALUE_METHODS = frozenset({"ks", "chisquare", "chi2", "z"})
@@ -117,11 +118,6 @@ def _auto_method(kind: str, n_ref: int, n_values: int, small_rows: int, n_cur: i
 
 def _error(name: str, kind: str, reason: str, **extra: Any) -> FeatureDrift:
     return FeatureDrift(name=name, kind=kind, status="error", reason=reason, **extra)
-
-
-def _value_counts_sorted(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    starts = np.flatnonzero(np.concatenate([[True], np.diff(sorted_values) != 0]))
-    return sorted_values[starts], np.diff(np.append(starts, sorted_values.size))
 
 
 def _align_counts(
@@ -366,7 +362,7 @@ def _check_numeric(name: str, ref: dict[str, Any], cur: pd.Series, cfg: dict[str
         return _error(name, "numeric", reason, **base)
     sample, vc_vals, vc_counts = _ref_arrays(ref)
     vc = None if vc_vals is None else (vc_vals, vc_counts)
-    cur_vc = counted if counted is not None or vc is None else _value_counts_sorted(cur_sorted)
+    cur_vc = counted if counted is not None or vc is None else value_counts_sorted(cur_sorted)
     method, threshold = _requested(cfg, cfg["features"].get(name) or {}, "numeric")
     if method is None:
         n_values = int(ref["n_unique"])

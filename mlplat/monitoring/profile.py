@@ -109,7 +109,8 @@ def _sketch(sorted_values: np.ndarray, n_quantiles: int, exact_rows: int) -> tup
     return sorted_values[np.minimum(ranks, n - 1)], False
 
 
-def _value_counts_sorted(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def value_counts_sorted(sorted_values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of a sorted array and how often each occurs (the drift check's too)."""
     starts = np.flatnonzero(np.concatenate([[True], np.diff(sorted_values) != 0]))
     counts = np.diff(np.append(starts, sorted_values.size))
     return sorted_values[starts], counts
@@ -153,7 +154,7 @@ def numeric_summary(
         return out
     sample, exact = _sketch(values, n_quantiles, exact_rows)
     n_unique = _count_unique_sorted(values)
-    vc = _value_counts_sorted(values) if n_unique <= VALUE_COUNTS_MAX_UNIQUE else None
+    vc = value_counts_sorted(values) if n_unique <= VALUE_COUNTS_MAX_UNIQUE else None
     edges, counts = _quantile_histogram(values, max_bins)
     conv = (lambda a: a.tolist()) if as_json else (lambda a: a)
     out.update(

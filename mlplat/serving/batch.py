@@ -202,6 +202,9 @@ class _Ahead:
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
             self._error = exc
         finally:
+            close = getattr(self._tables, "close", None)
+            if close is not None:  # a stopped reader closes its file now, not when collected
+                close()
             with self._cond:
                 self._done = True
                 self._cond.notify_all()

@@ -174,8 +174,9 @@ class PredictionLog:
             "latency_ms": np.repeat([it[4] for it in items], counts),
         }
         for c in items[0][5]:
-            # None is a missing value whatever the column's type (pandas keeps None in object columns)
-            columns[f"input.{c}"] = [np.nan if v is None else v
+            # None (and pd.NA, the missing value of pandas' nullable dtypes) is a missing value
+            # whatever the column's type: kept as an object it would turn a numeric column to text
+            columns[f"input.{c}"] = [np.nan if v is None or v is pd.NA else v
                                      for v in itertools.chain.from_iterable(it[5][c] for it in items)]
         columns["prediction"] = [p for it in items for p in it[6]]
         if classes is not None:

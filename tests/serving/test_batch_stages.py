@@ -91,12 +91,15 @@ def test_read_ahead_hands_over_every_table_in_order_then_the_error():
 
 
 def test_read_ahead_stays_within_its_budget_and_stops_when_closed():
-    made = []
+    made, closed = [], []
 
     def counted():
-        for t in _tables(1000):
-            made.append(t)
-            yield t
+        try:
+            for t in _tables(1000):
+                made.append(t)
+                yield t
+        finally:
+            closed.append(True)  # where a reader's file is closed
 
     one = next(_tables(1)).nbytes
     ahead = batch._Ahead(counted(), budget=3 * one)
@@ -107,7 +110,7 @@ def test_read_ahead_stays_within_its_budget_and_stops_when_closed():
     assert len(made) == 4  # three held, the fourth made and waiting for room
     assert next(ahead).column("i")[0].as_py() == 0
     ahead.close()
-    assert not ahead._thread.is_alive() and len(made) < 10
+    assert not ahead._thread.is_alive() and len(made) < 10 and closed == [True]
 
 
 def test_exact_chunks_whatever_the_blocks():

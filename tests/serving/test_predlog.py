@@ -152,3 +152,19 @@ def test_the_log_in_object_storage_on_an_s3_server(s3_bucket):
     got = read_prediction_log("churn", T0 + 1, root=root, storage_options=options)
     assert got["request_id"].tolist() == ["b"] and got["version"].tolist() == [1]
     assert len(read_prediction_log("churn", root=root, storage_options=options)) == 3
+
+
+def test_missing_values_of_nullable_pandas_columns_stay_numbers(tmp_path: Path):
+    # a frame handed to the log may hold pandas' nullable dtypes, whose missing value is pd.NA
+    inputs = pd.DataFrame({"tenure": pd.array([3, None, 7], dtype="Int64"),
+                           "charges": pd.array([1.5, None, 2.0], dtype="Float64"),
+                           "region": pd.array(["north", None, "south"], dtype="string")})
+    log = PredictionLog(tmp_path)
+    log.append(ts=T0, request_id="r", model="churn", version=1, latency_ms=1.0, inputs=inputs,
+               predictions=[0, 1, 0], proba=None, classes=None)
+    assert log.flush() == 3
+    got = read_prediction_log("churn", root=tmp_path)
+    assert pd.api.types.is_float_dtype(got["input.tenure"]) and pd.api.types.is_float_dtype(got["input.charges"])
+    assert got["input.tenure"].isna().tolist() == [False, True, False] and got["input.tenure"][2] == 7
+    assert got["input.charges"].isna().tolist() == [False, True, False]
+    assert got["input.region"].isna().tolist() == [False, True, False]
