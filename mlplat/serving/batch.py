@@ -49,6 +49,7 @@ if TYPE_CHECKING:  # holder imports scikit-learn, which the reader overlaps (ope
 FORMATS = (".csv", ".parquet", ".pq")
 ARROW_TYPES = {"number": pa.float64(), "integer": pa.int64(), "boolean": pa.bool_(), "string": pa.string()}
 MAX_BLOCK_BYTES = 64 << 20
+MAX_LINE_BYTES = 64 << 20  # one row longer than this is refused, not held in memory
 AHEAD = 2  # scored chunks the writer may hold: enough to keep both cores busy
 # parsed input the reader may hold ahead of the model: what it parses while the model loads
 READ_AHEAD_BYTES = 32 << 20
@@ -78,9 +79,10 @@ def _skip_header(fh: BinaryIO) -> None:
             return
 
 
-def _blocks(fh: BinaryIO, size: int) -> Iterator[memoryview]:
+def _blocks(fh: BinaryIO, size: int, what: str = "the input") -> Iterator[memoryview]:
     """The rest of the file in pieces of about ``size`` bytes, each ending at a line end
-    (views of one read each: the file is read once and never copied)."""
+    (views of one read each: the file is read once and never copied). A line longer than
+    ``MAX_LINE_BYTES`` is refused instead of being read whole into memory."""
     while True:
         start = fh.tell()
         buf = fh.read(size)
@@ -88,6 +90,9 @@ def _blocks(fh: BinaryIO, size: int) -> Iterator[memoryview]:
             return
         cut = buf.rfind(b"\n") + 1
         while cut == 0:  # a line longer than the block: read on to its end
+            if len(buf) > MAX_LINE_BYTES:
+                raise ServingError(f"{what} is not a CSV file of rows: the line at byte {start} is longer than "
+                                   f"{MAX_LINE_BYTES:,} bytes")
             more = fh.read(size)
             if not more:
                 cut = len(buf)
@@ -128,7 +133,7 @@ def _csv_batches(path: Path, spec: sig.Spec, chunk_rows: int) -> Iterator[pa.Tab
         fh.seek(0)
         _skip_header(fh)
         first = True
-        for data in _blocks(fh, block):
+        for data in _blocks(fh, block, f"input {str(path)!r}"):
             read = pacsv.ReadOptions(column_names=names, block_size=max(1 << 20, len(data) // (os.cpu_count() or 1)))
             try:
                 table = pacsv.read_csv(pa.py_buffer(data), read_options=read, convert_options=pacsv.ConvertOptions(

@@ -167,3 +167,14 @@ def test_predict_starts_reading_before_scikit_learn_is_imported():
             "print('sklearn' in sys.modules, 'mlplat.serving.holder' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_a_line_longer_than_the_limit_is_refused_not_held(monkeypatch):
+    monkeypatch.setattr(batch, "MAX_LINE_BYTES", 1000)
+    fh = io.BytesIO(b"a,b\n1,2\n" + b"x" * 5000 + b"\n3,4\n")
+    batch._skip_header(fh)
+    blocks = batch._blocks(fh, 64, "input 'big.csv'")
+    assert bytes(next(blocks)) == b"1,2\n"
+    with pytest.raises(ServingError, match=r"input 'big.csv' is not a CSV file of rows: the line at byte 8 is "
+                                           r"longer than 1,000 bytes"):
+        next(blocks)

@@ -62,3 +62,26 @@ def test_serve_and_batch_predict_from_the_cli(tmp_path, trained):
         proc.wait(15)
     starts = ops.audit_log(action="serve.start", store=store)
     assert [(e["actor"], e["object_id"]) for e in starts] == [("bob", "churn@production")]
+
+
+def test_batch_predict_refuses_bad_files_in_one_line_and_writes_nothing(tmp_path, trained):
+    store, url = fresh_store(tmp_path, trained)
+    ops.register(trained["strong"], "churn", actor="bob", source="test", store=store)
+    req = ops.request_promotion("churn", 1, "production", actor="bob", source="test", store=store, policy=policy())
+    ops.approve(req["id"], actor="alice", source="test", store=store, policy=policy())
+    data = pd.read_csv(REPO / "data" / "churn.csv").head(50)
+    data.head(0).to_csv(tmp_path / "header_only.csv", index=False)
+    (tmp_path / "garbage.parquet").write_bytes(b"PAR1 not really" * 100)
+    data.to_csv(tmp_path / "ok.csv", index=False)
+    cases = [
+        (["--input", "header_only.csv", "--output", "o.parquet"], "has no rows"),
+        (["--input", "garbage.parquet", "--output", "o.parquet"], "is not a readable Parquet file"),
+        (["--input", "missing.csv", "--output", "o.parquet"], "input file 'missing.csv' not found"),
+        (["--input", "ok.csv", "--output", "o.txt"], "output file 'o.txt' has suffix '.txt': expected .csv or .parquet"),
+    ]
+    for args, message in cases:
+        r = run_cli(["predict", "churn", *args], cwd=tmp_path, store_url=url, check=False)
+        assert r.returncode == 1 and message in r.stderr, (args, r.stderr)
+        assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+        assert not list(tmp_path.glob("o.*")) and not list(tmp_path.glob(".o.*"))
+    assert ops.audit_log(action="predict.batch", store=store) == []  # nothing scored, nothing recorded
