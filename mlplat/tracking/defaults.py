@@ -92,17 +92,20 @@ def _group_option(dirs: list[Path], name: str, node: str, depth: int = 0) -> str
     return chosen if isinstance(chosen, str) else None
 
 
-def default_tracking(conf: Path | list[Path], config_name: str = "config") -> dict | None:
-    """{url, artifacts} of the config layers ``conf`` (first wins) with no overrides, or None when unsure."""
+def _selected_file(conf: Path | list[Path], config_name: str, node: str) -> object:
+    """The YAML of the ``node`` option the root config selects, or None when unsure or absent."""
     dirs = [conf] if isinstance(conf, Path) else list(conf)
     try:
-        option = _group_option(dirs, config_name, "tracking")
+        option = _group_option(dirs, config_name, node)
     except _Unsure:
         return None
-    if option is None:
-        return None
-    found = _find(dirs, f"tracking/{option}.yaml")
-    node = _load_yaml(found) if found is not None else None
+    found = _find(dirs, f"{node}/{option}.yaml") if option is not None else None
+    return _load_yaml(found) if found is not None else None
+
+
+def default_tracking(conf: Path | list[Path], config_name: str = "config") -> dict | None:
+    """{url, artifacts} of the config layers ``conf`` (first wins) with no overrides, or None when unsure."""
+    node = _selected_file(conf, config_name, "tracking")
     # lock_wait matters to a run's writes only, never to where a read looks
     if not isinstance(node, dict) or set(node) - {"lock_wait"} != {"url", "artifacts"}:
         return None
@@ -125,15 +128,7 @@ def default_group(conf: Path | list[Path], node: str, config_name: str = "config
     """The ``node`` group's selected option with no overrides, read from its file, or None
     when only composing can tell (see the module docstring; any interpolation also composes).
     `mlplat predict` reads ``serving`` this way: composing the tree cost 0.42 s of its start."""
-    dirs = [conf] if isinstance(conf, Path) else list(conf)
-    try:
-        option = _group_option(dirs, config_name, node)
-    except _Unsure:
-        return None
-    if option is None:
-        return None
-    found = _find(dirs, f"{node}/{option}.yaml")
-    tree = _load_yaml(found) if found is not None else None
+    tree = _selected_file(conf, config_name, node)
     if not isinstance(tree, dict) or "defaults" in tree or any(k.startswith("_") for k in tree) or not _plain(tree):
         return None
     return tree

@@ -126,12 +126,16 @@ def _scored(n: int) -> pa.Table:
                      "prediction": rng.integers(0, 2, n), "proba.1": rng.random(n)})
 
 
-def test_csv_written_chunk_by_chunk_equals_one_write_csv(tmp_path):
-    table = _scored(25_000)
-    out = batch._Output(tmp_path / "o.csv", "csv")
+def _write_in_chunks(path, fmt: str, table: pa.Table) -> None:
+    out = batch._Output(path, fmt)
     for i in range(0, table.num_rows, 1000):
         out.put(table.slice(i, 1000))
     out.close()
+
+
+def test_csv_written_chunk_by_chunk_equals_one_write_csv(tmp_path):
+    table = _scored(25_000)
+    _write_in_chunks(tmp_path / "o.csv", "csv", table)
     whole = io.BytesIO()
     pacsv.write_csv(table, whole)
     assert (tmp_path / "o.csv").read_bytes() == whole.getvalue()
@@ -139,10 +143,7 @@ def test_csv_written_chunk_by_chunk_equals_one_write_csv(tmp_path):
 
 def test_parquet_keeps_dictionary_pages_for_text_only(tmp_path):
     table = _scored(5000)
-    out = batch._Output(tmp_path / "o.parquet", "parquet")
-    for i in range(0, table.num_rows, 1000):
-        out.put(table.slice(i, 1000))
-    out.close()
+    _write_in_chunks(tmp_path / "o.parquet", "parquet", table)
     assert pq.read_table(tmp_path / "o.parquet").equals(table)
     meta = pq.ParquetFile(tmp_path / "o.parquet").metadata.row_group(0)
     encodings = {meta.column(j).path_in_schema: meta.column(j).encodings for j in range(meta.num_columns)}

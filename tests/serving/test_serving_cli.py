@@ -8,17 +8,25 @@ import subprocess
 
 import httpx
 import pandas as pd
+import pytest
 from kit import CLI, REPO, free_port, fresh_store, policy, run_cli
 from waiting import wait_until
 
 from mlplat import ops
 
 
-def test_serve_and_batch_predict_from_the_cli(tmp_path, trained):
+@pytest.fixture
+def served(tmp_path, trained):
+    """A store where churn:1 is in production (registered by bob, approved by alice): (store, url)."""
     store, url = fresh_store(tmp_path, trained)
     ops.register(trained["strong"], "churn", actor="bob", source="test", store=store)
     req = ops.request_promotion("churn", 1, "production", actor="bob", source="test", store=store, policy=policy())
     ops.approve(req["id"], actor="alice", source="test", store=store, policy=policy())
+    return store, url
+
+
+def test_serve_and_batch_predict_from_the_cli(tmp_path, served):
+    store, url = served
 
     data = pd.read_csv(REPO / "data" / "churn.csv").head(1500)
     data.to_csv(tmp_path / "new.csv", index=False)
@@ -64,11 +72,8 @@ def test_serve_and_batch_predict_from_the_cli(tmp_path, trained):
     assert [(e["actor"], e["object_id"]) for e in starts] == [("bob", "churn@production")]
 
 
-def test_batch_predict_refuses_bad_files_in_one_line_and_writes_nothing(tmp_path, trained):
-    store, url = fresh_store(tmp_path, trained)
-    ops.register(trained["strong"], "churn", actor="bob", source="test", store=store)
-    req = ops.request_promotion("churn", 1, "production", actor="bob", source="test", store=store, policy=policy())
-    ops.approve(req["id"], actor="alice", source="test", store=store, policy=policy())
+def test_batch_predict_refuses_bad_files_in_one_line_and_writes_nothing(tmp_path, served):
+    store, url = served
     data = pd.read_csv(REPO / "data" / "churn.csv").head(50)
     data.head(0).to_csv(tmp_path / "header_only.csv", index=False)
     (tmp_path / "garbage.parquet").write_bytes(b"PAR1 not really" * 100)
