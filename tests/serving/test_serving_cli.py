@@ -78,7 +78,11 @@ def test_batch_predict_refuses_bad_files_in_one_line_and_writes_nothing(tmp_path
     data.head(0).to_csv(tmp_path / "header_only.csv", index=False)
     (tmp_path / "garbage.parquet").write_bytes(b"PAR1 not really" * 100)
     data.to_csv(tmp_path / "ok.csv", index=False)
+    typed = data.astype({"tenure_months": object})
+    typed.loc[40, "tenure_months"] = "ten"  # found by the reader thread, reported by the command
+    typed.to_csv(tmp_path / "typed.csv", index=False)
     cases = [
+        (["--input", "typed.csv", "--output", "o.csv"], "feature 'tenure_months' must be a whole number"),
         (["--input", "header_only.csv", "--output", "o.parquet"], "has no rows"),
         (["--input", "garbage.parquet", "--output", "o.parquet"], "is not a readable Parquet file"),
         (["--input", "missing.csv", "--output", "o.parquet"], "input file 'missing.csv' not found"),
