@@ -235,7 +235,7 @@ class PredictionLogConfig:
 
 @dataclass
 class BatchConfig:
-    chunk_rows: int = 50000
+    chunk_rows: int = 10000
 
 
 @dataclass
