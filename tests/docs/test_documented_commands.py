@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -361,7 +361,11 @@ def _before(key: str, root: Path, fill: dict[str, str]) -> None:
         else:
             fill["<run id>"] = runs[0]["id"]
     if "--at 2026-11-26T10:00:00" in key:  # the example's moment stands for "a time production served"
-        fill["2026-11-26T10:00:00"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        # the next whole second, once it has passed: later than the promotion just made (the
+        # time is written to the second, and a promotion in the same second came after it)
+        moment = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+        time.sleep(max(0.0, (moment - datetime.now(UTC)).total_seconds()))
+        fill["2026-11-26T10:00:00"] = moment.strftime("%Y-%m-%dT%H:%M:%S")
     if "<sweep id>" in key and "<sweep id>" not in fill:
         fill["<sweep id>"] = _json(root, "sweeps", "list")[0]["id"]
     if key == "mlplat models promote churn 1 --to production":
