@@ -134,18 +134,14 @@ def _cluster_tags() -> dict[str, str]:
     return {"ray_node_id": ray.get_runtime_context().get_node_id()}
 
 
-_FROZEN: list[bool] = []
-
-
 def _freeze_once() -> None:
     """Freeze the collector's view of the process once, at its first job: what is imported by
     then (Hydra, scikit-learn, pandas: about a million objects) lives as long as the process, and
     the full collections during every job (and at exit) walked it. In joblib workers a 16-trial
     sweep's mean trial went from 1.24-1.28 s to 1.09-1.15 s (alternated runs, 4 December); in a
     serial sweep the change was within the machine's drift."""
-    if not _FROZEN:
+    if not gc.get_freeze_count():
         gc.freeze()
-        _FROZEN.append(True)
 
 
 @hydra.main(config_path=CONF_DIR, config_name="config", version_base="1.3")
